@@ -1,0 +1,106 @@
+"""Request context carried by ``contextvars``: trace ids, deadline and metadata.
+
+Transports open a scope when a request arrives (from headers or gRPC metadata) and clients read it
+when they call out, so the deadline and trace flow through a service without a ``ctx`` argument on
+every function. ``contextvars`` follow threads started with ``contextvars.copy_context()`` and asyncio
+tasks, and are isolated between concurrent requests.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from kit import errors
+
+
+@dataclass(frozen=True)
+class TraceContext:
+    """The identity of the current span, as propagated in B3 headers (ids are lower-case hex)."""
+
+    trace_id: str
+    span_id: str
+    parent_id: str | None = None
+    sampled: bool | None = None
+    debug: bool = False
+
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What a request carries besides its payload.
+
+    ``deadline`` is an absolute ``time.monotonic()`` instant, or None for no deadline.
+    ``metadata`` holds the incoming headers / metadata a service may care about (lower-case keys).
+    """
+
+    trace: TraceContext | None = None
+    deadline: float | None = None
+    metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (may be negative), or None without a deadline."""
+        if self.deadline is None:
+            return None
+        return self.deadline - time.monotonic()
+
+    def expired(self) -> bool:
+        """Whether the deadline has passed."""
+        remaining = self.remaining()
+        return remaining is not None and remaining <= 0
+
+
+_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
+    "kit_request_context", default=RequestContext()
+)
+
+
+def current() -> RequestContext:
+    """The context of the request being handled (an empty one outside any request)."""
+    return _current.get()
+
+
+@contextmanager
+def scope(
+    *,
+    trace: TraceContext | None = None,
+    deadline: float | None = None,
+    timeout: float | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> Iterator[RequestContext]:
+    """Run a block under a derived context; fields not given are inherited from the current one.
+
+    A deadline can only be narrowed: the earlier of the inherited deadline, ``deadline`` and
+    ``now + timeout`` wins. ``metadata`` is merged over the inherited metadata.
+    """
+    parent = _current.get()
+    new_deadline = parent.deadline
+    for candidate in (deadline, None if timeout is None else time.monotonic() + timeout):
+        if candidate is not None and (new_deadline is None or candidate < new_deadline):
+            new_deadline = candidate
+    merged = parent.metadata
+    if metadata:
+        merged = MappingProxyType({**parent.metadata, **metadata})
+    ctx = replace(
+        parent,
+        trace=trace if trace is not None else parent.trace,
+        deadline=new_deadline,
+        metadata=merged,
+    )
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)
+
+
+def check_deadline() -> None:
+    """Raise ``DeadlineExceeded`` if the current request's deadline has passed."""
+    if _current.get().expired():
+        raise errors.DeadlineExceeded("deadline exceeded before the call")

@@ -1,0 +1,1 @@
+"""Test helpers that ship with kit: servers on free ports, fakes, collectors."""

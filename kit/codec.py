@@ -9,7 +9,6 @@ errors become ``InvalidArgument`` with one ``FieldViolation`` per bad field, usi
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, TypeVar
 
 import pydantic
@@ -19,9 +18,15 @@ from kit.errors import FieldViolation, InvalidArgument
 T = TypeVar("T")
 
 
-@lru_cache(maxsize=None)
+_ADAPTERS: dict[Any, pydantic.TypeAdapter[Any]] = {}
+
+
 def _adapter(cls: Any) -> pydantic.TypeAdapter[Any]:
-    return pydantic.TypeAdapter(cls)
+    # A plain dict: types are few and long-lived, and a dict lookup is the cheapest cache.
+    adapter = _ADAPTERS.get(cls)
+    if adapter is None:
+        adapter = _ADAPTERS[cls] = pydantic.TypeAdapter(cls)
+    return adapter
 
 
 def _violations(exc: pydantic.ValidationError) -> list[FieldViolation]:

@@ -57,7 +57,7 @@ class RequestContext:
 
 
 _current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "kit_request_context", default=RequestContext()
+    "kit_request_context", default=RequestContext()  # noqa: B039 (frozen, immutable)
 )
 
 

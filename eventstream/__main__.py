@@ -1,0 +1,5 @@
+"""Allow ``python -m eventstream``."""
+
+from eventstream.cli import main
+
+main()

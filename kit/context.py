@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from kit import errors
@@ -66,14 +66,31 @@ def current() -> RequestContext:
     return _current.get()
 
 
-@contextmanager
+class _Scope:
+    """Sets a context on enter and restores the previous one on exit (cheaper than a generator)."""
+
+    __slots__ = ("_ctx", "_token")
+
+    def __init__(self, ctx: RequestContext) -> None:
+        self._ctx = ctx
+        self._token: contextvars.Token[RequestContext] | None = None
+
+    def __enter__(self) -> RequestContext:
+        self._token = _current.set(self._ctx)
+        return self._ctx
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+
+
 def scope(
     *,
     trace: TraceContext | None = None,
     deadline: float | None = None,
     timeout: float | None = None,
     metadata: Mapping[str, str] | None = None,
-) -> Iterator[RequestContext]:
+) -> AbstractContextManager[RequestContext]:
     """Run a block under a derived context; fields not given are inherited from the current one.
 
     A deadline can only be narrowed: the earlier of the inherited deadline, ``deadline`` and
@@ -81,23 +98,15 @@ def scope(
     """
     parent = _current.get()
     new_deadline = parent.deadline
-    for candidate in (deadline, None if timeout is None else time.monotonic() + timeout):
-        if candidate is not None and (new_deadline is None or candidate < new_deadline):
-            new_deadline = candidate
+    if timeout is not None:
+        by_timeout = time.monotonic() + timeout
+        deadline = by_timeout if deadline is None else min(deadline, by_timeout)
+    if deadline is not None and (new_deadline is None or deadline < new_deadline):
+        new_deadline = deadline
     merged = parent.metadata
     if metadata:
-        merged = MappingProxyType({**parent.metadata, **metadata})
-    ctx = replace(
-        parent,
-        trace=trace if trace is not None else parent.trace,
-        deadline=new_deadline,
-        metadata=merged,
-    )
-    token = _current.set(ctx)
-    try:
-        yield ctx
-    finally:
-        _current.reset(token)
+        merged = MappingProxyType({**parent.metadata, **metadata} if merged else metadata)
+    return _Scope(RequestContext(trace or parent.trace, new_deadline, merged))
 
 
 def check_deadline() -> None:

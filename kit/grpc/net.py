@@ -1,0 +1,122 @@
+"""Open gRPC channels and run gRPC servers with settings fit for services talking to each other.
+
+A channel is dialled once per remote service and shared by all its clients: it multiplexes calls over
+one HTTP/2 connection and reconnects by itself. Application-level retries are left to the resilience
+middleware, which knows which calls are safe to repeat; the channel only keeps gRPC's transparent
+retries of calls that never reached the server.
+
+Stopping a server: ``shutdown(server, grace)`` refuses new calls at once, lets calls in flight finish
+for ``grace`` seconds, then cancels the rest (streaming endpoints see the cancellation and their
+``finally`` blocks run) and returns when the server has stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent import futures
+from typing import Any, TypeAlias, Union
+
+import grpc
+
+# A Union, not "|": grpc's handler class is only generic in its type stubs, so it must stay quoted.
+Registration: TypeAlias = Union["grpc.GenericRpcHandler[Any, Any]", Callable[[grpc.Server], None]]
+"""What a server serves: a generic handler (``kit.grpc.service``) or a function registering on it,
+such as ``lambda server: add_EventStoreServicer_to_server(servicer, server)``."""
+
+Options = Sequence[tuple[str, Any]]
+
+CHANNEL_OPTIONS: Options = (
+    # Pings keep long streams alive through NATs and proxies and detect dead peers; they stay
+    # within what kit servers accept (SERVER_OPTIONS), so a server never answers "too many pings".
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.keepalive_permit_without_calls", 0),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.enable_retries", 1),
+)
+"""The options ``dial`` starts from; those given to it override these by name."""
+
+SERVER_OPTIONS: Options = (
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 30_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    # Fail loudly when the port is taken instead of silently sharing it with another server.
+    ("grpc.so_reuseport", 0),
+)
+"""The options ``new_server`` starts from; those given to it override these by name."""
+
+
+def _merge(defaults: Options, overrides: Options) -> list[tuple[str, Any]]:
+    merged = dict(defaults)
+    merged.update(overrides)
+    return list(merged.items())
+
+
+def dial(
+    target: str,
+    *,
+    options: Options = (),
+    credentials: grpc.ChannelCredentials | None = None,
+) -> grpc.Channel:
+    """Open a channel to ``target`` (``host:port`` or any gRPC target URI); TLS with ``credentials``.
+
+    The channel connects lazily, on the first call; close it with ``channel.close()``.
+    """
+    merged = _merge(CHANNEL_OPTIONS, options)
+    if credentials is not None:
+        return grpc.secure_channel(target, credentials, options=merged)
+    return grpc.insecure_channel(target, options=merged)
+
+
+def new_server(
+    *registrations: Registration,
+    max_workers: int = 16,
+    max_concurrent_rpcs: int | None = None,
+    options: Options = (),
+) -> grpc.Server:
+    """Build a server (not yet bound nor started) serving ``registrations``.
+
+    Every call in flight, streams included, holds one of the ``max_workers`` threads; beyond
+    ``max_concurrent_rpcs`` calls the server answers RESOURCE_EXHAUSTED instead of queueing.
+    """
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="kit-grpc"),
+        options=_merge(SERVER_OPTIONS, options),
+        maximum_concurrent_rpcs=max_concurrent_rpcs,
+    )
+    for registration in registrations:
+        if isinstance(registration, grpc.GenericRpcHandler):
+            server.add_generic_rpc_handlers((registration,))
+        else:
+            registration(server)
+    return server
+
+
+def serve(
+    *registrations: Registration,
+    port: int,
+    host: str = "127.0.0.1",
+    max_workers: int = 16,
+    max_concurrent_rpcs: int | None = None,
+    options: Options = (),
+) -> grpc.Server:
+    """Start a plaintext server on ``host:port`` serving ``registrations``; stop it with ``shutdown``.
+
+    Raises ``RuntimeError`` if the address cannot be bound (e.g. the port is taken).
+    """
+    server = new_server(*registrations, max_workers=max_workers,
+                        max_concurrent_rpcs=max_concurrent_rpcs, options=options)
+    server.add_insecure_port(address(host, port))
+    server.start()
+    return server
+
+
+def address(host: str, port: int) -> str:
+    """``host:port`` as gRPC wants it, with IPv6 hosts in brackets."""
+    if ":" in host and not host.startswith("["):
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
+
+
+def shutdown(server: grpc.Server, grace: float | None = 5.0) -> None:
+    """Stop ``server``: no new calls, ``grace`` seconds for those in flight, then wait until stopped."""
+    server.stop(grace).wait()

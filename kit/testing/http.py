@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import waitress.server  # type: ignore[import-untyped]
-import waitress.wasyncore  # type: ignore[import-untyped]
+import waitress.server
+import waitress.wasyncore
 
 WSGIApp = Callable[..., Any]
 
@@ -24,10 +24,10 @@ def serve_wsgi(app: WSGIApp, *, threads: int = 4, **adjustments: Any) -> Iterato
 
     ``adjustments`` are waitress settings (``max_request_body_size=...``, ``channel_timeout=...``).
     """
-    server = waitress.server.create_server(
+    server: Any = waitress.server.create_server(
         app, host="127.0.0.1", port=0, threads=threads, ident="kit-test", **adjustments
     )
-    port: int = server.effective_port
+    port: int = server.effective_port  # a single-socket server, since one host and port are given
     thread = threading.Thread(target=server.run, name=f"waitress-{port}", daemon=True)
     thread.start()
     try:

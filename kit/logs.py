@@ -1,0 +1,182 @@
+"""Structured logging setup: logfmt lines by default, JSON lines by option, level from configuration.
+
+``configure()`` installs one handler on the root logger, so every ``logging.getLogger(...)`` of the
+process writes structured lines. Fields passed with ``extra={...}`` become keys of the line; the
+current trace id (``kit.context``) is added to every line written inside a traced request.
+``EVENTSTREAM_LOG_LEVEL`` (DEBUG, INFO, WARNING, ERROR) and ``EVENTSTREAM_LOG_FORMAT`` (logfmt,
+json) are read when the arguments are not given.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Mapping
+from typing import IO, Any
+
+from kit import context as kit_context
+
+LEVEL_ENV = "EVENTSTREAM_LOG_LEVEL"
+FORMAT_ENV = "EVENTSTREAM_LOG_FORMAT"
+FORMATS = ("logfmt", "json")
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# Attributes every LogRecord has; anything else on a record came from ``extra``.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+_ts_cache: tuple[int, str] = (-1, "")
+
+
+def _timestamp(created: float) -> str:
+    """RFC 3339 UTC with milliseconds; the seconds part is formatted once per second."""
+    global _ts_cache
+    second = int(created)
+    cached_second, prefix = _ts_cache
+    if second != cached_second:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _ts_cache = (second, prefix)
+    return f"{prefix}.{int((created - second) * 1000):03d}Z"
+
+
+def record_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The ordered fields of a structured line: ts, level, logger, msg, extras, trace_id, exc."""
+    fields: dict[str, Any] = {
+        "ts": _timestamp(record.created),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "msg": record.getMessage(),
+    }
+    for key, value in record.__dict__.items():
+        if key not in _STANDARD and key[:1] != "_":
+            fields[key] = value
+    if "trace_id" not in fields:
+        trace = kit_context.current().trace
+        if trace is not None:
+            fields["trace_id"] = trace.trace_id
+    if record.exc_info:
+        fields["exc"] = logging.Formatter().formatException(record.exc_info)
+    return fields
+
+
+# Unquoted logfmt values must not hold whitespace, '=', quotes, backslashes or control characters.
+_NEEDS_QUOTES = re.compile(r'[\s="\\\x00-\x1f\x7f]')
+
+
+def _logfmt_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
+    text = value if type(value) is str else str(value)
+    if text and not _NEEDS_QUOTES.search(text):
+        return text
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return '"' + escaped.replace("\r", "\\r").replace("\t", "\\t") + '"'
+
+
+def logfmt(fields: Mapping[str, Any]) -> str:
+    """Render fields as one logfmt line: ``key=value`` pairs, values quoted when they need it."""
+    return " ".join(f"{key}={_logfmt_value(value)}" for key, value in fields.items())
+
+
+def parse_logfmt(line: str) -> dict[str, str]:
+    """Parse one logfmt line back into fields (for tests and log tooling)."""
+    fields: dict[str, str] = {}
+    i, n = 0, len(line)
+    while i < n:
+        while i < n and line[i] == " ":
+            i += 1
+        start = i
+        while i < n and line[i] not in "= ":
+            i += 1
+        key = line[start:i]
+        value = ""
+        if i < n and line[i] == "=":
+            i += 1
+            if i < n and line[i] == '"':
+                i += 1
+                chars: list[str] = []
+                while i < n and line[i] != '"':
+                    if line[i] == "\\" and i + 1 < n:
+                        i += 1
+                        chars.append({"n": "\n", "r": "\r", "t": "\t"}.get(line[i], line[i]))
+                    else:
+                        chars.append(line[i])
+                    i += 1
+                i += 1
+                value = "".join(chars)
+            else:
+                start = i
+                while i < n and line[i] != " ":
+                    i += 1
+                value = line[start:i]
+        if key:
+            fields[key] = value
+    return fields
+
+
+class LogfmtFormatter(logging.Formatter):
+    """Formats records as logfmt lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """One logfmt line for the record."""
+        return logfmt(record_fields(record))
+
+
+class JSONFormatter(logging.Formatter):
+    """Formats records as one JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """One JSON line for the record (values JSON cannot hold are written as text)."""
+        return json.dumps(record_fields(record), default=str, ensure_ascii=False)
+
+
+def formatter(fmt: str) -> logging.Formatter:
+    """The formatter for ``fmt`` ("logfmt" or "json"); ValueError otherwise."""
+    if fmt == "logfmt":
+        return LogfmtFormatter()
+    if fmt == "json":
+        return JSONFormatter()
+    raise ValueError(f"log format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+
+
+def _handler_marker(handler: logging.Handler) -> bool:
+    return getattr(handler, "_kit_logs", False) is True
+
+
+def configure(
+    level: str | int | None = None,
+    fmt: str | None = None,
+    *,
+    stream: IO[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> logging.Handler:
+    """Send the process's logs to ``stream`` (stderr) as structured lines; idempotent.
+
+    ``level`` and ``fmt`` default to ``EVENTSTREAM_LOG_LEVEL`` (INFO) and ``EVENTSTREAM_LOG_FORMAT``
+    (logfmt); unknown values raise ValueError. Returns the installed handler.
+    """
+    env = os.environ if environ is None else environ
+    raw_level = level if level is not None else env.get(LEVEL_ENV, "").strip() or "INFO"
+    if isinstance(raw_level, str):
+        name = raw_level.upper()
+        if name not in LEVELS:
+            raise ValueError(f"log level must be one of {', '.join(LEVELS)}, got {raw_level!r}")
+        numeric = logging.getLevelName(name)
+    else:
+        numeric = raw_level
+    chosen = (fmt if fmt is not None else env.get(FORMAT_ENV, "").strip() or "logfmt").lower()
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.setFormatter(formatter(chosen))
+    handler._kit_logs = True  # type: ignore[attr-defined]
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if _handler_marker(h)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(numeric)
+    return handler

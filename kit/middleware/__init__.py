@@ -1,0 +1,7 @@
+"""Endpoint middleware: logging, Prometheus instrumentation and resilience, one module each.
+
+Every middleware here is a ``kit.endpoint.Middleware``: it wraps an endpoint in behaviour and returns
+an endpoint of the same type, so each transport gets it unchanged. Import from the modules
+(``kit.middleware.metrics``, ``kit.middleware.logging``, ...); this package imports nothing so that
+using one middleware never loads the libraries of another.
+"""

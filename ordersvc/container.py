@@ -1,0 +1,107 @@
+"""The order service's composition root: builds the onion inside out, once, at start-up.
+
+orders database engine -> read model, idempotency keys; gRPC channel -> event store client;
+-> service -> endpoints -> middleware (logging outermost, then metrics) -> HTTP app and gRPC
+servicer. Nothing is built at import time; ``close`` releases what was built.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from dependency_injector import containers, providers
+
+from kit.grpc import dial
+from kit.tracing import Tracer
+from kit.zipkin.config import tracer_from_env
+from ordersvc.endpoints import Endpoints, instrumented, make_endpoints
+from ordersvc.engine import make_engine
+from ordersvc.eventstore_client import GRPCEventStore
+from ordersvc.grpc import OrderServiceServicer
+from ordersvc.health import Readiness, database_probe, grpc_health_probe
+from ordersvc.http import build_app
+from ordersvc.idempotency import SqlIdempotencyStore
+from ordersvc.readmodel import SqlReadModel
+from ordersvc.service import EventSourcedOrderService, OrderService
+
+DEFAULT_EVENTSTORE_ADDR = "127.0.0.1:50051"
+DEFAULT_ORDERS_DB_URL = "sqlite:///.eventstream/orders.db"
+EVENTSTORE_SERVICE = "eventstore.EventStore"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the service needs to be told; every field has an ``EVENTSTREAM_`` environment twin."""
+
+    eventstore_addr: str = DEFAULT_EVENTSTORE_ADDR
+    orders_db_url: str = DEFAULT_ORDERS_DB_URL
+    zipkin_url: str | None = None
+    port: int = 3000
+    eventstore_timeout: float = 5.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Settings from ``EVENTSTREAM_EVENTSTORE_ADDR``, ``EVENTSTREAM_ORDERS_DB_URL``,
+        ``EVENTSTREAM_ZIPKIN_URL`` and ``EVENTSTREAM_PORT`` (defaults where unset)."""
+        env = dict(os.environ if environ is None else environ)
+        return cls(
+            eventstore_addr=env.get("EVENTSTREAM_EVENTSTORE_ADDR") or DEFAULT_EVENTSTORE_ADDR,
+            orders_db_url=env.get("EVENTSTREAM_ORDERS_DB_URL") or DEFAULT_ORDERS_DB_URL,
+            zipkin_url=env.get("EVENTSTREAM_ZIPKIN_URL") or None,
+            port=int(env.get("EVENTSTREAM_PORT") or 3000),
+        )
+
+
+def instrumented_endpoints(service: OrderService) -> Endpoints:
+    """The service's endpoints wrapped in logging and metrics."""
+    return instrumented(make_endpoints(service))
+
+
+def make_readiness(channel: object, engine: object) -> Readiness:
+    """Readiness: the event store answers SERVING and the orders database answers a query."""
+    return Readiness({
+        "eventstore": grpc_health_probe(channel, EVENTSTORE_SERVICE),  # type: ignore[arg-type]
+        "orders_db": database_probe(engine),  # type: ignore[arg-type]
+    })
+
+
+class Container(containers.DeclarativeContainer):
+    """Everything the ``ordersvc`` process runs, wired from ``config`` (see ``Settings``)."""
+
+    config = providers.Configuration()
+
+    engine = providers.Singleton(make_engine, config.orders_db_url)
+    channel = providers.Singleton(dial, config.eventstore_addr)
+    tracer: providers.Provider[Tracer] = providers.Singleton(
+        tracer_from_env, "ordersvc", config.zipkin_url, port=config.port)
+    event_store = providers.Singleton(GRPCEventStore, channel, timeout=config.eventstore_timeout,
+                                      tracer=tracer)
+    read_model = providers.Singleton(SqlReadModel, engine)
+    idempotency = providers.Singleton(SqlIdempotencyStore, engine)
+    service = providers.Singleton(EventSourcedOrderService, event_store, read_model, idempotency)
+    endpoints = providers.Singleton(instrumented_endpoints, service)
+    readiness = providers.Singleton(make_readiness, channel, engine)
+    app = providers.Singleton(build_app, endpoints, readiness=readiness.provided.check, tracer=tracer)
+    servicer = providers.Singleton(OrderServiceServicer, endpoints, tracer=tracer)
+
+
+def build(settings: Settings) -> Container:
+    """A container configured from ``settings``."""
+    container = Container()
+    container.config.from_dict({
+        "eventstore_addr": settings.eventstore_addr, "orders_db_url": settings.orders_db_url,
+        "zipkin_url": settings.zipkin_url or "", "port": settings.port,
+        "eventstore_timeout": settings.eventstore_timeout,
+    })
+    return container
+
+
+def close(container: Container) -> None:
+    """Release the channel, the database pool and the span reporter."""
+    # Providers build lazily; building a channel or an engine here costs no connection.
+    container.channel().close()
+    container.engine().dispose()
+    reporter = getattr(container.tracer(), "reporter", None)
+    if reporter is not None:
+        reporter.close()

@@ -1,0 +1,188 @@
+"""The orders read model over SQLAlchemy Core: queries for the API, ``apply`` for projections.
+
+``apply(event)`` is the projection step the projection worker and this service share. It is
+idempotent and safe under concurrency: the order row stores the version of the last event applied,
+and an event is applied only as the next version, in the same transaction as its effect (a
+compare-and-set on ``version``); a creation races on the primary key. Events it has seen return
+``DUPLICATE``, events after a missing one ``GAP`` (apply the earlier ones first), and neither
+changes anything.
+
+The list is ordered newest first by the global position of each order's creation event, which is
+unique and never reused, so the opaque cursor (that position, encoded) pages without skipping or
+repeating orders while new ones arrive.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import builtins
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from kit.errors import InvalidArgument, Unavailable
+from ordersvc import events, money
+from ordersvc.aggregate import Order
+from ordersvc.domain import MAX_REASON_LENGTH, OrderItem, OrderStatus, PaymentStatus
+from ordersvc.engine import WRITE
+from ordersvc.ports import ApplyOutcome, OrderPage, OrderQuery, RecordedEvent
+from ordersvc.schema import order_items, orders
+
+MAX_LIMIT = 100
+_CURSOR_PREFIX = "p1:"
+
+
+def encode_cursor(position: int) -> str:
+    """The opaque cursor of the page after the order created at ``position``."""
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The position a cursor stands for; ``InvalidArgument`` (field ``cursor``) if it is not one."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if text.startswith(_CURSOR_PREFIX) and text[len(_CURSOR_PREFIX):].isdigit():
+            return int(text[len(_CURSOR_PREFIX):])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        pass
+    raise InvalidArgument.for_field("cursor", "is not a cursor returned by this API")
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _order(row: Row[Any], items: Sequence[Row[Any]]) -> Order:
+    return Order(
+        order_id=row.order_id, customer_id=row.customer_id, restaurant_id=row.restaurant_id,
+        created_on=_utc(row.created_on), amount=money.from_cents(row.amount_cents),
+        items=tuple(OrderItem(i.code, i.name, money.from_cents(i.unit_price_cents), i.quantity)
+                    for i in items),
+        status=OrderStatus(row.status), payment=PaymentStatus(row.payment),
+        rejection_reason=row.rejection_reason, cancellation_reason=row.cancellation_reason,
+        version=row.version,
+    )
+
+
+class SqlReadModel:
+    """``ReadModel`` in the orders database; database failures raise ``Unavailable``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @contextmanager
+    def _connect(self, *, write: bool = False) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                if write:
+                    conn = conn.execution_options(**{WRITE: True})
+                with conn.begin():
+                    yield conn
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            raise Unavailable("the orders database is unavailable") from exc
+
+    def get(self, order_id: str) -> Order | None:
+        """The projected order, or None."""
+        with self._connect() as conn:
+            row = conn.execute(select(orders).where(orders.c.order_id == order_id)).first()
+            if row is None:
+                return None
+            return _order(row, self._items(conn, [order_id]).get(order_id, []))
+
+    def list(self, query: OrderQuery) -> OrderPage:
+        """Orders newest first, filtered, ``query.limit`` (1-100) at a time."""
+        if not 1 <= query.limit <= MAX_LIMIT:
+            raise InvalidArgument.for_field("limit", f"must be between 1 and {MAX_LIMIT}")
+        conditions = []
+        if query.cursor:
+            conditions.append(orders.c.created_position < decode_cursor(query.cursor))
+        if query.customer_id is not None:
+            conditions.append(orders.c.customer_id == query.customer_id)
+        if query.status is not None:
+            conditions.append(orders.c.status == query.status.value)
+        statement = (select(orders).where(*conditions)
+                     .order_by(orders.c.created_position.desc()).limit(query.limit + 1))
+        with self._connect() as conn:
+            rows = conn.execute(statement).all()
+            page = rows[:query.limit]
+            items = self._items(conn, [row.order_id for row in page])
+        next_cursor = encode_cursor(page[-1].created_position) if len(rows) > query.limit else None
+        return OrderPage([_order(row, items.get(row.order_id, [])) for row in page], next_cursor)
+
+    @staticmethod
+    def _items(conn: Connection, order_ids: Sequence[str]) -> dict[str, builtins.list[Row[Any]]]:
+        found: dict[str, builtins.list[Row[Any]]] = {}
+        if not order_ids:
+            return found
+        statement = (select(order_items).where(order_items.c.order_id.in_(order_ids))
+                     .order_by(order_items.c.order_id, order_items.c.line))
+        for row in conn.execute(statement):
+            found.setdefault(row.order_id, []).append(row)
+        return found
+
+    def apply(self, event: RecordedEvent) -> ApplyOutcome:
+        """Project ``event`` unless it is already reflected or comes after a missing one.
+
+        Raises ``ValueError`` for event data that cannot be read (a poison message for a worker).
+        """
+        domain_event = events.decode(event.event_type, event.event_data, event.aggregate_id)
+        try:
+            with self._connect(write=True) as conn:
+                if isinstance(domain_event, events.OrderCreated):
+                    return self._insert(conn, event, domain_event)
+                return self._update(conn, event, domain_event)
+        except IntegrityError:
+            # A concurrent apply of the same creation committed first.
+            return ApplyOutcome.DUPLICATE
+
+    def _insert(self, conn: Connection, event: RecordedEvent,
+                created: events.OrderCreated) -> ApplyOutcome:
+        exists = conn.execute(select(orders.c.version).where(orders.c.order_id == event.aggregate_id))
+        if exists.first() is not None:
+            return ApplyOutcome.DUPLICATE
+        order = Order.created(created)
+        conn.execute(insert(orders).values(
+            order_id=event.aggregate_id, customer_id=order.customer_id,
+            restaurant_id=order.restaurant_id, status=order.status.value, payment=order.payment.value,
+            created_on=order.created_on, amount_cents=money.to_cents(order.amount),
+            rejection_reason="", cancellation_reason="", version=event.version,
+            last_position=event.position, created_position=event.position,
+            updated_at=_utc(event.created_at),
+        ))
+        if order.items:
+            conn.execute(insert(order_items), [
+                {"order_id": event.aggregate_id, "line": line, "code": item.code, "name": item.name,
+                 "unit_price_cents": money.to_cents(item.unit_price), "quantity": item.quantity}
+                for line, item in enumerate(order.items)
+            ])
+        return ApplyOutcome.APPLIED
+
+    def _update(self, conn: Connection, event: RecordedEvent,
+                domain_event: events.DomainEvent | None) -> ApplyOutcome:
+        row = conn.execute(select(orders).where(orders.c.order_id == event.aggregate_id)).first()
+        if row is None:
+            return ApplyOutcome.GAP
+        if event.version <= row.version:
+            return ApplyOutcome.DUPLICATE
+        if event.version > row.version + 1:
+            return ApplyOutcome.GAP
+        current = _order(row, ())
+        after = current.apply(domain_event)
+        changed = conn.execute(
+            update(orders)
+            .where(orders.c.order_id == event.aggregate_id, orders.c.version == row.version)
+            .values(status=after.status.value, payment=after.payment.value,
+                    rejection_reason=after.rejection_reason[:MAX_REASON_LENGTH],
+                    cancellation_reason=after.cancellation_reason[:MAX_REASON_LENGTH],
+                    version=event.version, last_position=event.position,
+                    updated_at=_utc(event.created_at))
+        )
+        return ApplyOutcome.APPLIED if changed.rowcount == 1 else ApplyOutcome.DUPLICATE

@@ -16,6 +16,8 @@ Suite = Callable[..., list[Result]]
 # suite name -> "module:function(quick: bool, console: Console) -> list[Result]"
 SUITES: dict[str, str] = {
     "kit": "eventstream.benchmarks.kit:run",
+    "observability": "eventstream.benchmarks.observability:run",
+    "append": "eventstream.benchmarks.append:run",
 }
 
 

@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "bench": "eventstream.bench:bench",
     "bootstrap": "eventstoresvc.cli:bootstrap",
     "eventstoresvc": "eventstoresvc.cli:eventstoresvc",
+    "ordersvc": "ordersvc.cli:ordersvc",
 }
 
 

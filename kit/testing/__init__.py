@@ -1,1 +1,14 @@
-"""Test helpers that ship with kit: servers on free ports, fakes, collectors."""
+"""Test helpers that ship with kit, so services test themselves the way kit tests itself.
+
+- ``kit.testing.fakes``: ``FakeEndpoint``, a scripted stand-in for any kit client;
+- ``kit.testing.logging``: ``nop_logger``, ``capture_logs``;
+- ``kit.testing.tracing``: ``SpanCollector``, ``RecordingTracer``, ``ZipkinCollector`` (a real
+  collector on a free port), ``SpanSchema`` (validates spans against the Zipkin v2 schema);
+- ``kit.testing.http``: ``serve_wsgi`` (a real waitress server on a free port);
+- ``kit.testing.grpc``: ``serve_grpc`` (a real gRPC server on a free port), ``FakeServicerContext``;
+- ``kit.testing.nats``: ``NatsServer`` / ``running_nats`` (a real ``nats-server -js``);
+- ``kit.testing.postgres``: ``running_postgres`` (a real PostgreSQL, embedded or from a DSN);
+- ``kit.testing.net``: ``free_port``, ``wait_for_port``.
+
+Each module imports only what it needs, so importing one never starts or loads the others.
+"""

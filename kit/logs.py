@@ -53,7 +53,8 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
         "msg": record.getMessage(),
     }
     for key, value in record.__dict__.items():
-        if key not in _STANDARD and key[:1] != "_":
+        # A field without a value (no trace id outside a traced request) is left out of the line.
+        if value is not None and key not in _STANDARD and key[:1] != "_":
             fields[key] = value
     if "trace_id" not in fields:
         trace = kit_context.current().trace

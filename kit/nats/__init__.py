@@ -1,0 +1,30 @@
+"""The NATS JetStream transport: durable pull consumers serving endpoints, and a publisher.
+
+- ``JetStreamConsumer``: messages -> ``decode`` -> endpoint in worker threads, ack after success,
+  nak with backoff on retryable failures, dead letters after ``max_deliver`` deliveries (or at once
+  for undecodable messages and non-retryable errors), graceful drain, recovery after NATS restarts.
+- ``JetStreamPublisher``: a blocking publish that waits for JetStream's ack, with PRODUCER spans.
+- ``ensure_stream``; ``dead_letters`` / ``replay_dead_letters`` for the dead-letter stream;
+  ``run_until_signal`` to run consumers in a worker process until SIGTERM / SIGINT.
+
+asyncio (nats-py) lives only inside this package; everything it exposes is synchronous.
+"""
+
+from kit.nats.consumer import JetStreamConsumer
+from kit.nats.deadletter import DeadLetter, dead_letters, replay_dead_letters
+from kit.nats.message import Message
+from kit.nats.publisher import JetStreamPublisher, Outgoing
+from kit.nats.signals import run_until_signal
+from kit.nats.streams import ensure_stream
+
+__all__ = [
+    "DeadLetter",
+    "JetStreamConsumer",
+    "JetStreamPublisher",
+    "Message",
+    "Outgoing",
+    "dead_letters",
+    "ensure_stream",
+    "replay_dead_letters",
+    "run_until_signal",
+]

@@ -1,0 +1,128 @@
+"""The synchronous half of a JetStream consumer: one message in, a verdict out.
+
+``Handler`` runs in a worker thread: it opens the request scope and a CONSUMER span continuing the
+trace in the message's B3 headers, decodes the message and calls the endpoint, and turns what
+happened into an ``Outcome`` the consumer's event loop acts on:
+
+- the endpoint returned: ``ACK`` (its effect is committed, so the message is done);
+- ``decode`` raised: ``DEAD_LETTER`` at once, a redelivery would fail the same way;
+- the endpoint raised a ``KitError`` that is not ``retryable`` (``InvalidArgument``, ``NotFound``,
+  ``FailedPrecondition``, ...): ``DEAD_LETTER`` at once, for the same reason;
+- it raised a retryable ``KitError`` (``Unavailable``, ``DeadlineExceeded``, ``ResourceExhausted``)
+  or any other exception (a bug, a driver error nobody wrapped): ``RETRY``, with the error's
+  ``retry_after`` if it has one. An unexpected exception is retried rather than dead-lettered
+  because most are transient (a dropped connection surfacing as a raw driver error); a real bug
+  still reaches the dead-letter stream after ``max_deliver`` attempts.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from kit.context import scope
+from kit.endpoint import Endpoint
+from kit.errors import KitError
+from kit.nats.message import Message
+from kit.tracing import NOOP_TRACER, SpanKind, Tracer
+
+Req = TypeVar("Req")
+
+_LOG = logging.getLogger("kit.nats")
+
+
+class Verdict(enum.Enum):
+    """What the consumer does with a message after its handler ran."""
+
+    ACK = "ack"
+    RETRY = "retry"
+    DEAD_LETTER = "dead_letter"
+    RELEASE = "release"  # not handled (the consumer is stopping): give it back at once
+    SKIP = "skip"  # not for this consumer (a dead letter replayed for another one): ack unhandled
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A verdict, why (for retries and dead letters) and, for retries, the delay the error asked for."""
+
+    verdict: Verdict
+    reason: str = ""
+    retry_after: float | None = None
+
+
+ACKED = Outcome(Verdict.ACK)
+RELEASED = Outcome(Verdict.RELEASE)
+SKIPPED = Outcome(Verdict.SKIP)
+
+
+class Handler(Generic[Req]):
+    """Decodes a ``Message``, calls the endpoint under a scope and a CONSUMER span, returns an Outcome."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint[Req, object],
+        decode: Callable[[Message], Req],
+        *,
+        stream: str,
+        consumer: str,
+        tracer: Tracer = NOOP_TRACER,
+        observe: Callable[[float], None] | None = None,
+    ) -> None:
+        self._endpoint = endpoint
+        self._decode = decode
+        self._stream = stream
+        self._consumer = consumer
+        self._tracer = tracer
+        self._traced = tracer is not NOOP_TRACER
+        self._observe = observe
+
+    def __call__(self, message: Message) -> Outcome:
+        """Handle one message; never raises."""
+        started = time.perf_counter()
+        try:
+            return self._handle(message)
+        finally:
+            if self._observe is not None:
+                self._observe(time.perf_counter() - started)
+
+    def _handle(self, message: Message) -> Outcome:
+        with scope(metadata=message.headers), \
+                self._tracer.span(message.subject, SpanKind.CONSUMER, headers=message.headers) as span:
+            if self._traced:
+                span.tag("messaging.system", "nats")
+                span.tag("messaging.subject", message.subject)
+                span.tag("messaging.stream", self._stream)
+                span.tag("messaging.consumer", self._consumer)
+                span.tag("messaging.stream_sequence", str(message.stream_sequence))
+                span.tag("messaging.delivery_count", str(message.num_delivered))
+            try:
+                request = self._decode(message)
+            except Exception as exc:
+                reason = f"undecodable message: {_describe(exc)}"
+                span.tag("error", reason)
+                return Outcome(Verdict.DEAD_LETTER, reason)
+            try:
+                self._endpoint(request)
+            except KitError as exc:
+                span.tag("error", f"{exc.code.value}: {exc.message}")
+                if exc.retryable:
+                    return Outcome(Verdict.RETRY, f"{exc.code.value}: {exc.message}", exc.retry_after)
+                return Outcome(Verdict.DEAD_LETTER, f"{exc.code.value}: {exc.message}")
+            except Exception as exc:
+                _LOG.exception("unexpected error handling %s #%d (delivery %d) in %s",
+                               message.subject, message.stream_sequence, message.num_delivered,
+                               self._consumer)
+                span.tag("error", _describe(exc))
+                return Outcome(Verdict.RETRY, _describe(exc))
+            return ACKED
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, KitError):
+        return f"{exc.code.value}: {exc.message}"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,105 @@
+"""Dead letters against a real nats-server: listing, replaying to the consumer that gave up."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from kit.errors import FailedPrecondition, NotFound
+from kit.nats import (
+    JetStreamConsumer,
+    JetStreamPublisher,
+    Message,
+    dead_letters,
+    ensure_stream,
+    replay_dead_letters,
+)
+from kit.testing.nats import NatsServer, running_nats
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[NatsServer]:
+    with running_nats() as nats_server:
+        yield nats_server
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out waiting"
+        time.sleep(0.01)
+
+
+class Gate:
+    """An endpoint that refuses messages until opened, recording what it handled."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self.handled: list[bytes] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, message: Message) -> None:
+        if not self.open:
+            raise FailedPrecondition("restaurant unknown")
+        with self._lock:
+            self.handled.append(message.data)
+
+
+def consumer(server: NatsServer, endpoint: Callable[[Message], None],
+             durable: str) -> JetStreamConsumer[Message]:
+    return JetStreamConsumer(endpoint, lambda m: m, nats_url=server.url, stream="ORDERS", durable=durable,
+                             dead_letter_stream="DEAD", registry=CollectorRegistry())
+
+
+def test_replay_goes_back_to_the_consumer_that_gave_up_only(server: NatsServer) -> None:
+    ensure_stream(server.url, "ORDERS", ["ORDERS.*"], duplicate_window=3600.0)
+    publisher = JetStreamPublisher(nats_url=server.url)
+    payment = Gate()
+    projection: list[bytes] = []
+    payment_consumer = consumer(server, payment, "payment")
+    projection_consumer = consumer(server, lambda m: projection.append(m.data), "projection")
+    payment_consumer.start()
+    projection_consumer.start()
+    try:
+        for i in range(3):
+            publisher.publish("ORDERS.created", f"order-{i}".encode(), msg_id=f"e-{i}",
+                              headers={"Event-Id": f"e-{i}"})
+        wait_until(lambda: payment_consumer.dead_lettered == 3 and projection_consumer.processed == 3)
+        letters = dead_letters(server.url, "DEAD")
+        assert [(letter.consumer, letter.data, letter.reason) for letter in letters] == [
+            ("payment", f"order-{i}".encode(), "FAILED_PRECONDITION: restaurant unknown") for i in range(3)]
+        assert [letter.headers["Nats-Msg-Id"] for letter in letters] == ["e-0", "e-1", "e-2"]
+
+        with pytest.raises(NotFound):
+            replay_dead_letters(server.url, ids=[letters[0].id, 999], stream="DEAD")
+        assert len(dead_letters(server.url, "DEAD")) == 3  # nothing was replayed
+
+        payment.open = True  # the cause is fixed
+        assert replay_dead_letters(server.url, ids=[letters[1].id], stream="DEAD") == 1
+        wait_until(lambda: payment_consumer.processed == 1)
+        assert payment.handled == [b"order-1"]
+        assert [letter.id for letter in dead_letters(server.url, "DEAD")] == [letters[0].id, letters[2].id]
+
+        assert replay_dead_letters(server.url, stream="DEAD") == 2
+        wait_until(lambda: payment_consumer.processed == 3)
+        assert sorted(payment.handled) == [b"order-0", b"order-1", b"order-2"]
+        assert dead_letters(server.url, "DEAD") == []
+        # The projection saw each event once: replays addressed to payment are acked unhandled.
+        time.sleep(0.2)
+        assert sorted(projection) == [b"order-0", b"order-1", b"order-2"]
+        assert projection_consumer.processed == 3
+    finally:
+        payment_consumer.stop()
+        projection_consumer.stop()
+        publisher.close()
+
+
+def test_no_dead_letter_stream_means_no_dead_letters(server: NatsServer) -> None:
+    assert dead_letters(server.url, "NOSUCHDLQ") == []
+    assert replay_dead_letters(server.url, stream="NOSUCHDLQ") == 0

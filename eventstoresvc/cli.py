@@ -6,7 +6,6 @@ Every flag has an environment twin (``--db-url`` -> ``EVENTSTREAM_DB_URL``), see
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from types import FrameType
@@ -51,8 +50,9 @@ def eventstoresvc(port: int, host: str, db_url: str, nats_url: str, zipkin_url: 
     """Run the event store: gRPC on --port, appends to --db-url, publishes to JetStream."""
     from eventstoresvc.container import build
     from eventstoresvc.server import EventStoreServer
+    from kit import logs
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()  # EVENTSTREAM_LOG_LEVEL / EVENTSTREAM_LOG_FORMAT: one structured line per request
     container = build(db_url=db_url, nats_url=nats_url, port=port, zipkin_url=zipkin_url or None,
                       max_data_bytes=max_event_bytes)
     server = EventStoreServer(container, host=host, port=port)

@@ -15,14 +15,40 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from kit.errors import Unavailable
 
 In = TypeVar("In")
 Out = TypeVar("Out")
 log = logging.getLogger(__name__)
+
+
+class _Outcome(Generic[Out]):
+    """One request's outcome, handed from the writer thread to its caller.
+
+    A pre-acquired lock released by the writer is the cheapest wake-up between two threads;
+    ``concurrent.futures.Future`` builds a condition, a lock and a waiter list per request.
+    """
+
+    __slots__ = ("_error", "_ready", "_value")
+
+    def __init__(self) -> None:
+        self._ready = threading.Lock()
+        self._ready.acquire()
+        self._value: Out | None = None
+        self._error: BaseException | None = None
+
+    def set(self, value: Out | None, error: BaseException | None) -> None:
+        self._value, self._error = value, error
+        self._ready.release()
+
+    def wait(self, timeout: float | None) -> Out:
+        if not self._ready.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            raise TimeoutError("the batch did not commit in time")
+        if self._error is not None:
+            raise self._error
+        return cast("Out", self._value)
 
 
 class GroupCommitter(Generic[In, Out]):
@@ -42,7 +68,7 @@ class GroupCommitter(Generic[In, Out]):
     ) -> None:
         self._commit = commit
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[In, Future[Out]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[In, _Outcome[Out]] | None] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
@@ -50,12 +76,12 @@ class GroupCommitter(Generic[In, Out]):
 
     def submit(self, request: In, timeout: float | None = None) -> Out:
         """Queue ``request``, wait for its batch to commit, and return its result (or raise)."""
-        future: Future[Out] = Future()
+        future: _Outcome[Out] = _Outcome()
         with self._lock:
             if self._closed:
                 raise Unavailable("the event store is shutting down")
             self._queue.put((request, future))
-        return future.result(timeout=timeout)
+        return future.wait(timeout)
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer thread."""
@@ -66,23 +92,25 @@ class GroupCommitter(Generic[In, Out]):
             self._queue.put(None)
         self._thread.join()
 
-    def _take_batch(self) -> tuple[list[tuple[In, Future[Out]]], bool]:
+    def _take_batch(self) -> tuple[list[tuple[In, _Outcome[Out]]], bool]:
         """Block for the first request, then take whatever else is queued; also say if closing."""
         first = self._queue.get()
         if first is None:
             return [], True
         batch = [first]
-        closing = False
+        return batch, self._drain(batch)
+
+    def _drain(self, batch: list[tuple[In, _Outcome[Out]]]) -> bool:
+        """Move queued requests into ``batch`` (up to ``max_batch``); True if the close marker came."""
         while len(batch) < self._max_batch:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                break
+                return False
             if item is None:
-                closing = True
-                break
+                return True
             batch.append(item)
-        return batch, closing
+        return False
 
     def _loop(self) -> None:
         while True:
@@ -92,15 +120,15 @@ class GroupCommitter(Generic[In, Out]):
             if closing:
                 return
 
-    def _run(self, batch: list[tuple[In, Future[Out]]]) -> None:
+    def _run(self, batch: list[tuple[In, _Outcome[Out]]]) -> None:
         try:
             outcomes = self._commit([request for request, _ in batch])
         except BaseException as exc:  # the writer thread must survive anything a batch raises
             for _, future in batch:
-                future.set_exception(exc)
+                future.set(None, exc)
             return
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, BaseException):
-                future.set_exception(outcome)
+                future.set(None, outcome)
             else:
-                future.set_result(outcome)
+                future.set(outcome, None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from eventstoresvc.domain import Event, EventQuery, ExpectedVersion, RecordedEvent, conflict_message
@@ -17,7 +17,8 @@ class InMemoryEventRepository:
         self._events: list[RecordedEvent] = []
         self._by_id: dict[str, RecordedEvent] = {}
         self._versions: dict[str, int] = {}
-        self._outbox: dict[int, RecordedEvent] = {}
+        self._checkpoint = 0
+        self._listeners: list[Callable[[], None]] = []
         self._changed = threading.Condition()
 
     def append(self, event: Event, expected: ExpectedVersion) -> RecordedEvent:
@@ -41,9 +42,11 @@ class InMemoryEventRepository:
             self._events.append(record)
             self._by_id[record.event_id] = record
             self._versions[record.aggregate_id] = record.version
-            self._outbox[record.position] = record
             self._changed.notify_all()
-            return record
+            listeners = tuple(self._listeners)
+        for listener in listeners:
+            listener()
+        return record
 
     def read(self, query: EventQuery) -> list[RecordedEvent]:
         """Stored events matching ``query``, oldest position first."""
@@ -62,21 +65,53 @@ class InMemoryEventRepository:
             self._changed.wait_for(lambda: len(self._events) > after, timeout)
             return len(self._events)
 
-    def pending(self, limit: int) -> list[RecordedEvent]:
-        """Outbox entries, oldest position first."""
+    def on_commit(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` after every stored append; returns an unsubscribe."""
         with self._changed:
-            return [self._outbox[p] for p in sorted(self._outbox)[:limit]]
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._changed:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def pending(self, limit: int) -> list[RecordedEvent]:
+        """Events after the checkpoint, oldest position first."""
+        return self.events_after(self._checkpoint, limit)
+
+    def events_after(self, position: int, limit: int) -> list[RecordedEvent]:
+        """Up to ``limit`` events after ``position``, oldest first."""
+        with self._changed:
+            return self._events[max(0, position):max(0, position) + limit]
+
+    def recent_after(self, position: int, limit: int) -> list[RecordedEvent] | None:
+        """Everything is in memory here."""
+        return self.events_after(position, limit)
+
+    def published_through(self) -> int:
+        """The checkpoint."""
+        with self._changed:
+            return self._checkpoint
 
     def mark_published(self, positions: Sequence[int]) -> None:
-        """Drop these outbox entries."""
+        """Advance the checkpoint over a consecutive acknowledged run right after it."""
+        if not positions:
+            return
+        first, last = min(positions), max(positions)
+        if len(set(positions)) != last - first + 1:
+            raise ValueError(f"positions {first}..{last} have holes; only a consecutive run can be marked")
         with self._changed:
-            for position in positions:
-                self._outbox.pop(position, None)
+            if self._checkpoint < first - 1:
+                raise ValueError(
+                    f"the checkpoint is at {self._checkpoint}; marking {first}..{last} would skip")
+            self._checkpoint = max(self._checkpoint, last)
 
     def backlog(self) -> int:
-        """How many outbox entries remain."""
+        """How many events are above the checkpoint."""
         with self._changed:
-            return len(self._outbox)
+            return len(self._events) - self._checkpoint
 
     def close(self) -> None:
         """Nothing to release."""

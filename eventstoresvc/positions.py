@@ -24,27 +24,30 @@ everything is visible, which lets a follower skip rows it has already scanned.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from eventstoresvc.schema import COUNTER_ID, event_positions
+
+# Built once: a statement object reused for every execution keeps its memoised cache key.
+_HEAD = select(event_positions.c.value).where(event_positions.c.id == COUNTER_ID)
+_LOCKED_HEAD = _HEAD.with_for_update()
+_ADVANCE = (update(event_positions).where(event_positions.c.id == COUNTER_ID)
+            .values(value=bindparam("new_head")))
 
 
 def lock_head(conn: Connection) -> int:
     """Lock the counter row for this transaction and return the last assigned position."""
-    query = select(event_positions.c.value).where(event_positions.c.id == COUNTER_ID)
-    if conn.dialect.name != "sqlite":  # SQLite has no FOR UPDATE; its write lock is taken at BEGIN
-        query = query.with_for_update()
-    value: int = conn.execute(query).scalar_one()
+    # SQLite has no FOR UPDATE; its write lock is taken at BEGIN (IMMEDIATE)
+    value: int = conn.execute(_HEAD if conn.dialect.name == "sqlite" else _LOCKED_HEAD).scalar_one()
     return value
 
 
 def advance_head(conn: Connection, new_head: int) -> None:
     """Set the last assigned position (inside the transaction that holds the lock)."""
-    conn.execute(update(event_positions).where(event_positions.c.id == COUNTER_ID).values(value=new_head))
+    conn.execute(_ADVANCE, {"new_head": new_head})
 
 
 def read_head(conn: Connection) -> int:
     """The last committed position, without locking."""
-    query = select(event_positions.c.value).where(event_positions.c.id == COUNTER_ID)
-    value: int = conn.execute(query).scalar_one()
+    value: int = conn.execute(_HEAD).scalar_one()
     return value

@@ -11,14 +11,20 @@ cannot be reached.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from eventstoresvc.domain import Event, EventQuery, ExpectedVersion, RecordedEvent
 
 
 class EventRepository(Protocol):
-    """Append-only event storage with a global order and a transactional outbox."""
+    """Append-only event storage with a global order and a transactional outbox.
+
+    The outbox is the log itself plus a relay checkpoint: the last position JetStream has
+    acknowledged, advanced only over a consecutive run after it. Because positions are dense and
+    commit-ordered, "above the checkpoint" is exactly "committed but not yet published", and the
+    checkpoint update is the "mark published" of every event it passes.
+    """
 
     def append(self, event: Event, expected: ExpectedVersion) -> RecordedEvent:
         """Store ``event`` as the next version of its aggregate, with its outbox entry, atomically.
@@ -43,16 +49,37 @@ class EventRepository(Protocol):
         """
         ...
 
+    def on_commit(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` after every append of this process that stored events (from the
+        appending thread: keep it short); returns a function that unsubscribes it."""
+        ...
+
     def pending(self, limit: int) -> list[RecordedEvent]:
-        """Up to ``limit`` events not yet marked published, in ascending global position."""
+        """Up to ``limit`` events after the relay checkpoint, in ascending global position."""
+        ...
+
+    def events_after(self, position: int, limit: int) -> list[RecordedEvent]:
+        """Up to ``limit`` events with a position above ``position``, ascending (the relay's read)."""
+        ...
+
+    def recent_after(self, position: int, limit: int) -> list[RecordedEvent] | None:
+        """Like ``events_after`` from memory only, without blocking: the consecutive events after
+        ``position`` that this process committed recently, ``[]`` if ``position`` is the last one
+        it committed, None if it cannot tell (then ``events_after`` must be asked)."""
+        ...
+
+    def published_through(self) -> int:
+        """The relay checkpoint: every position up to it is acknowledged by JetStream (0: none)."""
         ...
 
     def mark_published(self, positions: Sequence[int]) -> None:
-        """Remove the outbox entries of these positions: JetStream has acknowledged them."""
+        """Move the checkpoint over ``positions``, a consecutive run right after it that JetStream
+        has acknowledged; positions at or below the checkpoint change nothing. Raises ValueError
+        if the run has holes or starts beyond the checkpoint + 1 (that would skip an event)."""
         ...
 
     def backlog(self) -> int:
-        """How many events wait in the outbox."""
+        """How many committed events are above the checkpoint (not yet acknowledged)."""
         ...
 
     def close(self) -> None:

@@ -4,7 +4,16 @@
   ``event_id`` makes retries idempotent, unique ``(aggregate_id, version)`` is the optimistic
   concurrency guard. ``event_data`` is stored as text, byte for byte what the client sent.
 - ``event_positions``: one row holding the last assigned global position.
-- ``outbox``: one row per event not yet acknowledged by JetStream, deleted when it is.
+- ``relay_checkpoint``: one row holding the last position JetStream has acknowledged, in order.
+
+The outbox is the ``events`` table itself: the events after the relay checkpoint are the ones not
+yet published. That needs no row per event and no per-event "mark published" write, and it is
+exact only because positions are commit-ordered and dense (``positions``): every event at or below
+the checkpoint is committed and published, every event above it is still to publish. An append
+commits its event, which *is* its outbox entry, atomically with nothing else to keep in step.
+
+Earlier releases kept an ``outbox`` table with a row per unpublished event; ``create_schema``
+migrates it (the checkpoint starts just below its oldest row) and drops it.
 """
 
 from __future__ import annotations
@@ -12,9 +21,9 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     DateTime,
     Engine,
-    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -23,7 +32,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     insert,
+    inspect,
     select,
+    text,
 )
 
 metadata = MetaData()
@@ -57,23 +68,41 @@ event_positions = Table(
     Column("value", BigInteger, nullable=False),
 )
 
-outbox = Table(
-    "outbox",
+relay_checkpoint = Table(
+    "relay_checkpoint",
     metadata,
-    Column("position", BigInteger, ForeignKey("events.position"), primary_key=True, autoincrement=False),
-    Column("event_id", String(128), nullable=False),
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("position", BigInteger, nullable=False),
 )
 
 COUNTER_ID = 1
+CHECKPOINT_ID = 1
+LEGACY_OUTBOX = "outbox"
+
+
+def _initial_checkpoint(conn: Connection) -> int:
+    """Where a new checkpoint starts: below the oldest legacy outbox row, else at the head."""
+    if inspect(conn).has_table(LEGACY_OUTBOX):
+        oldest = conn.execute(text(f"SELECT min(position) FROM {LEGACY_OUTBOX}")).scalar()
+        conn.execute(text(f"DROP TABLE {LEGACY_OUTBOX}"))
+        if oldest is not None:
+            return int(oldest) - 1
+    head = conn.execute(select(event_positions.c.value).where(event_positions.c.id == COUNTER_ID)).scalar()
+    return int(head or 0)
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the tables and the position counter row if missing; safe to run any number of times."""
+    """Create the tables and their single rows if missing; safe to run any number of times."""
     metadata.create_all(engine, checkfirst=True)
     with engine.begin() as conn:
         present = conn.execute(select(event_positions.c.id).where(event_positions.c.id == COUNTER_ID)).first()
         if present is None:
             conn.execute(insert(event_positions).values(id=COUNTER_ID, value=0))
+        present = conn.execute(
+            select(relay_checkpoint.c.id).where(relay_checkpoint.c.id == CHECKPOINT_ID)).first()
+        if present is None:
+            start = _initial_checkpoint(conn)
+            conn.execute(insert(relay_checkpoint).values(id=CHECKPOINT_ID, position=start))
 
 
 def drop_schema(engine: Engine) -> None:

@@ -3,20 +3,34 @@
 Appends go through a ``GroupCommitter``: one transaction per batch of concurrent appends, which
 locks the position counter (see ``positions``), decides every append of the batch against the
 committed state (idempotent duplicate, version conflict, or accepted), then inserts the accepted
-events and their outbox entries and advances the counter. Each caller gets its own outcome, so one
-conflicting append never fails its batch mates.
+events and advances the counter. Each caller gets its own outcome, so one conflicting append never
+fails its batch mates. The ``events`` table is also the outbox: what is above the relay checkpoint
+is unpublished (see ``schema``), so an append writes nothing but its event row and the counter.
+
+The batch costs four statements whatever its size: the counter lock, one lookup of the batch's
+event ids (idempotent retries) and its aggregates' current versions, one multi-row insert
+(executemany, pipelined by psycopg 3) and the counter update.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, Select, delete, func, insert, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    Select,
+    bindparam,
+    func,
+    insert,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 
 from eventstoresvc import positions, transactions
@@ -29,7 +43,8 @@ from eventstoresvc.domain import (
     conflict_message,
 )
 from eventstoresvc.groupcommit import GroupCommitter
-from eventstoresvc.schema import events, outbox
+from eventstoresvc.recent import RecentCommits
+from eventstoresvc.schema import CHECKPOINT_ID, COUNTER_ID, event_positions, events, relay_checkpoint
 from kit import context
 from kit.errors import Conflict, DeadlineExceeded, KitError
 
@@ -72,18 +87,38 @@ def _row(event: RecordedEvent) -> dict[str, Any]:
     }
 
 
-def _append_batch(conn: Connection, batch: Sequence[_Append]) -> list[RecordedEvent | BaseException]:
-    """Decide and write a batch inside one transaction; pure database work, safe to re-run."""
+_latest = events.alias("latest")
+# One read per batch: the batch's event ids already stored (idempotent retries, id conflicts) and
+# the latest event of each of its aggregates (their current versions). Built once, so its cache
+# key is memoised.
+_LOOKUP = union_all(
+    select(events).where(events.c.event_id.in_(bindparam("ids", expanding=True))),
+    select(events).where(
+        events.c.aggregate_id.in_(bindparam("aggregates", expanding=True)),
+        events.c.version == select(func.max(_latest.c.version))
+        .where(_latest.c.aggregate_id == events.c.aggregate_id).scalar_subquery(),
+    ),
+)
+_INSERT = insert(events)
+
+
+def _append_batch(
+    conn: Connection, batch: Sequence[_Append]
+) -> tuple[list[RecordedEvent | BaseException], list[RecordedEvent]]:
+    """Decide and write a batch inside one transaction; pure database work, safe to re-run.
+
+    Returns each append's outcome and, in position order, the events this transaction stored.
+    """
     head = positions.lock_head(conn)  # first: everything read below is committed state
     ids = {a.event.event_id for a in batch}
-    stored = {r.event_id: r for r in map(_record, conn.execute(
-        select(events).where(events.c.event_id.in_(ids))).mappings())}
-    aggregates = {a.event.aggregate_id for a in batch}
-    versions: dict[str, int] = {
-        aggregate_id: version for aggregate_id, version in conn.execute(
-            select(events.c.aggregate_id, func.max(events.c.version))
-            .where(events.c.aggregate_id.in_(aggregates)).group_by(events.c.aggregate_id)).tuples()
-    }
+    stored: dict[str, RecordedEvent] = {}
+    versions: dict[str, int] = {}
+    lookup = {"ids": list(ids), "aggregates": list({a.event.aggregate_id for a in batch})}
+    for row in conn.execute(_LOOKUP, lookup).mappings():
+        record = _record(row)
+        if record.event_id in ids:
+            stored[record.event_id] = record
+        versions[record.aggregate_id] = max(versions.get(record.aggregate_id, 0), record.version)
     now = datetime.now(UTC)
     outcomes: list[RecordedEvent | BaseException] = []
     accepted: list[RecordedEvent] = []
@@ -110,10 +145,9 @@ def _append_batch(conn: Connection, batch: Sequence[_Append]) -> list[RecordedEv
         accepted.append(record)
         outcomes.append(record)
     if accepted:
-        conn.execute(insert(events), [_row(r) for r in accepted])
-        conn.execute(insert(outbox), [{"position": r.position, "event_id": r.event_id} for r in accepted])
+        conn.execute(_INSERT, [_row(r) for r in accepted])
         positions.advance_head(conn, head)
-    return outcomes
+    return outcomes, accepted
 
 
 class SqlEventRepository:
@@ -121,8 +155,7 @@ class SqlEventRepository:
 
     def __init__(self, engine: Engine, *, max_batch: int = 500) -> None:
         self._engine = engine
-        self._changed = threading.Condition()
-        self._commits = 0  # counts committing batches, so a waiter cannot miss a notification
+        self._recent = RecentCommits()
         self._committer: GroupCommitter[_Append, RecordedEvent] = GroupCommitter(
             self._commit, max_batch=max_batch, name="eventstore-append")
 
@@ -133,7 +166,8 @@ class SqlEventRepository:
 
     def _commit(self, batch: Sequence[_Append]) -> Sequence[RecordedEvent | BaseException]:
         try:
-            outcomes = transactions.run(self._engine, lambda conn: _append_batch(conn, batch), write=True)
+            outcomes, written = transactions.run(
+                self._engine, lambda conn: _append_batch(conn, batch), write=True)
         except sa_exc.IntegrityError:
             # Only a writer that bypasses the counter lock can get here; decide each append alone so
             # that one bad append does not fail the others.
@@ -142,10 +176,8 @@ class SqlEventRepository:
             return [Conflict("a concurrent append to this aggregate won; re-read and retry")]
         except KitError as exc:
             return [exc] * len(batch)
-        if any(isinstance(o, RecordedEvent) for o in outcomes):
-            with self._changed:
-                self._commits += 1
-                self._changed.notify_all()
+        if written:  # only what this batch stored: an idempotent retry's record was committed before
+            self._recent.add(written)
         return outcomes
 
     def append(self, event: Event, expected: ExpectedVersion) -> RecordedEvent:
@@ -153,7 +185,7 @@ class SqlEventRepository:
         context.check_deadline()
         try:
             return self._committer.submit(_Append(event, expected), timeout=context.current().remaining())
-        except concurrent.futures.TimeoutError:
+        except TimeoutError:
             raise DeadlineExceeded(
                 "the append did not finish in time; its outcome is unknown, retry with the same event_id"
             ) from None
@@ -179,32 +211,71 @@ class SqlEventRepository:
 
     def wait_for_append(self, after: int, timeout: float) -> int:
         """Wait for a commit of this process (or ``timeout``), then return the committed head."""
-        with self._changed:
-            seen = self._commits
+        seen = self._recent.commits
         head = self.head()
         if head > after:
             return head
-        with self._changed:
-            self._changed.wait_for(lambda: self._commits != seen, timeout)
+        self._recent.wait(seen, timeout)
         return self.head()
 
+    def on_commit(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` after each commit that stored events; returns an unsubscribe."""
+        return self._recent.listen(listener)
+
     def pending(self, limit: int) -> list[RecordedEvent]:
-        """Events still in the outbox, oldest position first."""
-        stmt = (select(events).join(outbox, outbox.c.position == events.c.position)
+        """Events after the relay checkpoint (not yet published), oldest position first."""
+        checkpoint = select(relay_checkpoint.c.position).where(relay_checkpoint.c.id == CHECKPOINT_ID)
+        stmt = (select(events).where(events.c.position > checkpoint.scalar_subquery())
                 .order_by(events.c.position).limit(limit))
         return transactions.run(self._engine, lambda conn: _records(conn, stmt))
 
+    def recent_after(self, position: int, limit: int) -> list[RecordedEvent] | None:
+        """What the window of this process's recent commits knows about the events after
+        ``position`` (see ``RecentCommits.after``); never blocks on the database."""
+        return self._recent.after(position, limit)
+
+    def events_after(self, position: int, limit: int) -> list[RecordedEvent]:
+        """Up to ``limit`` events after ``position``, oldest first, from the database."""
+        stmt = select(events).where(events.c.position > position).order_by(events.c.position).limit(limit)
+        return transactions.run(self._engine, lambda conn: _records(conn, stmt))
+
+    def published_through(self) -> int:
+        """The relay checkpoint: every position up to it is acknowledged by JetStream."""
+        stmt = select(relay_checkpoint.c.position).where(relay_checkpoint.c.id == CHECKPOINT_ID)
+        return transactions.run(self._engine, lambda conn: int(conn.execute(stmt).scalar_one()))
+
     def mark_published(self, positions_: Sequence[int]) -> None:
-        """Delete the outbox entries of ``positions_``."""
+        """Advance the relay checkpoint over ``positions_``, the acknowledged run right after it.
+
+        Raises ValueError if the positions have a hole or start past the checkpoint + 1: moving the
+        checkpoint over an unpublished event would lose it. Positions already at or below the
+        checkpoint are accepted and change nothing (a repeated mark).
+        """
         if not positions_:
             return
-        stmt = delete(outbox).where(outbox.c.position.in_(list(positions_)))
-        transactions.run(self._engine, lambda conn: conn.execute(stmt), write=True)
+        first, last = min(positions_), max(positions_)
+        if len(set(positions_)) != last - first + 1:
+            raise ValueError(f"positions {first}..{last} have holes; only a consecutive run can be marked")
+        row = relay_checkpoint.c
+        stmt = (update(relay_checkpoint)
+                .where(row.id == CHECKPOINT_ID, row.position >= first - 1, row.position < last)
+                .values(position=last))
+
+        def advance(conn: Connection) -> None:
+            if conn.execute(stmt).rowcount == 0:
+                current = int(conn.execute(select(row.position).where(row.id == CHECKPOINT_ID)).scalar_one())
+                if current < first - 1:
+                    raise ValueError(f"the checkpoint is at {current}; marking {first}..{last} would skip")
+
+        transactions.run(self._engine, advance, write=True)
 
     def backlog(self) -> int:
-        """The number of outbox entries."""
-        stmt = select(func.count()).select_from(outbox)
-        return transactions.run(self._engine, lambda conn: int(conn.execute(stmt).scalar_one()))
+        """How many committed events are not yet published (head minus checkpoint)."""
+        head = select(event_positions.c.value).where(event_positions.c.id == COUNTER_ID).scalar_subquery()
+        checkpoint = (select(relay_checkpoint.c.position).where(relay_checkpoint.c.id == CHECKPOINT_ID)
+                      .scalar_subquery())
+        stmt = select(head - checkpoint)
+        return transactions.run(self._engine, lambda conn: max(0, int(conn.execute(stmt).scalar_one())))
 
     def close(self) -> None:
         """Commit queued appends and stop the writer thread (the engine is the caller's)."""

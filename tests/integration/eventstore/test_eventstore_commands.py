@@ -56,7 +56,7 @@ def test_bootstrap_is_idempotent(tmp_path: Path, nats_url: str) -> None:
     assert second.exit_code == 0, second.output
     assert "stream ORDERS: unchanged" in second.output
     engine = make_engine(db_url)
-    assert {"events", "outbox", "event_positions"} <= set(inspect(engine).get_table_names())
+    assert {"events", "relay_checkpoint", "event_positions"} <= set(inspect(engine).get_table_names())
     engine.dispose()
     window, _ = asyncio.run(_stream_state(nats_url))
     assert window == jetstream.DUPLICATE_WINDOW

@@ -188,3 +188,57 @@ def test_stop_flushes_the_backlog(
     relay.stop(flush_timeout=10)
     assert repository.backlog() == 0
     assert len(messages(stream)) == 20
+
+
+class _DiesBeforeCheckpoint(SqlEventRepository):
+    """A repository whose checkpoint never moves: the relay process dies after the acks, every time."""
+
+    def mark_published(self, positions_: Sequence[int]) -> None:
+        raise ConnectionError("the process died between the acks and the checkpoint")
+
+
+def test_a_relay_restarted_after_acks_without_checkpoint_leaves_each_event_once(
+    repository: SqlEventRepository, stream: str, relay_factory: Callable[..., OutboxRelay]
+) -> None:
+    dying = _DiesBeforeCheckpoint(repository.engine)
+    try:
+        events = [dying.append(order_event(f"o{i}"), ExpectedVersion.any()) for i in range(5)]
+        first = relay_factory(stream, dying)
+        eventually(lambda: first.metrics.published._value.get() >= 5)  # acked by JetStream...
+        first.stop(flush_timeout=0)
+        assert repository.backlog() == 5  # ...but the checkpoint never moved
+    finally:
+        dying.close()
+    relay_factory(stream)  # the restarted process publishes the backlog again
+    eventually(lambda: repository.backlog() == 0)
+    ids = [headers["Nats-Msg-Id"] for _, _, headers in messages(stream)]
+    assert ids == [e.event_id for e in events]  # the copies were dropped as duplicates
+
+
+def test_backlog_after_restart_is_published_in_position_order(
+    repository: SqlEventRepository, stream: str, relay_factory: Callable[..., OutboxRelay]
+) -> None:
+    events = [repository.append(order_event(f"o{i % 4}", f"step{i}"), ExpectedVersion.any())
+              for i in range(25)]
+    relay_factory(stream, batch_size=7)  # several batches, read from the database
+    eventually(lambda: repository.backlog() == 0)
+    found = messages(stream)
+    assert [h["Event-Position"] for _, _, h in found] == [str(e.position) for e in events]
+    assert [h["Nats-Msg-Id"] for _, _, h in found] == [e.event_id for e in events]
+
+
+def test_commits_of_another_process_are_published_in_order_with_ours(
+    repository: SqlEventRepository, stream: str, relay_factory: Callable[..., OutboxRelay]
+) -> None:
+    other = SqlEventRepository(repository.engine)  # another process: its commits are not in our window
+    try:
+        relay_factory(stream, batch_size=5)
+        stored = []
+        for i in range(12):
+            writer = other if i % 3 == 0 else repository
+            stored.append(writer.append(order_event(f"o{i}"), ExpectedVersion.any()))
+        eventually(lambda: repository.backlog() == 0)
+        ids = [h["Nats-Msg-Id"] for _, _, h in messages(stream)]
+        assert ids == [e.event_id for e in stored]
+    finally:
+        other.close()

@@ -117,6 +117,30 @@ def test_outbox_holds_every_append_until_marked_published(repository: EventRepos
     assert len(repository.read(EventQuery())) == 5  # publishing never removes events
 
 
+def test_the_checkpoint_only_moves_over_a_consecutive_run_right_after_it(repository: EventRepository) -> None:
+    stored = [repository.append(order_event(f"o{i}"), ExpectedVersion.any()) for i in range(6)]
+    assert repository.published_through() == 0
+    with pytest.raises(ValueError, match="skip"):
+        repository.mark_published([2, 3])  # position 1 is not acknowledged: it would be lost
+    with pytest.raises(ValueError, match="holes"):
+        repository.mark_published([1, 3])
+    assert repository.published_through() == 0
+    repository.mark_published(range(1, 4))
+    repository.mark_published([2, 3])  # a repeated mark changes nothing
+    assert repository.published_through() == 3
+    assert repository.backlog() == 3
+    assert repository.pending(10) == stored[3:]
+    assert repository.events_after(1, 2) == stored[1:3]
+
+
+def test_recent_commits_agree_with_the_database(repository: EventRepository) -> None:
+    stored = [repository.append(order_event(f"o{i}"), ExpectedVersion.any()) for i in range(4)]
+    from_memory = repository.recent_after(1, 10)
+    assert from_memory is None or from_memory == stored[1:]
+    assert repository.recent_after(4, 10) in (None, [])
+    assert repository.events_after(1, 10) == stored[1:]
+
+
 def test_rejected_appends_leave_no_trace(repository: EventRepository) -> None:
     repository.append(order_event("a"), ExpectedVersion.any())
     with pytest.raises(Conflict):

@@ -11,6 +11,9 @@ Life cycle::
     created -> Pending --paymentdebited--> Pending (paid) --approved--> Approved
                   |  \\--paymentfailed--> Rejected             \\--rejected--> Rejected
                   \\--cancelled--> Cancelled          (a debited payment is then refunded)
+
+``ORDERS.reviewrejected`` keeps a paid order Pending and records the reason: the saga coordinator
+then refunds the payment (``ORDERS.paymentrefunded``) and rejects the order (``ORDERS.rejected``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ordersvc.events import (
     PaymentDebited,
     PaymentFailed,
     PaymentRefunded,
+    ReviewRejected,
 )
 
 
@@ -81,6 +85,8 @@ class Order:
             return replace(state, payment=PaymentStatus.REFUNDED)
         if isinstance(event, OrderApproved):
             return replace(state, status=OrderStatus.APPROVED)
+        if isinstance(event, ReviewRejected):
+            return replace(state, rejection_reason=event.reason)
         return replace(state, status=OrderStatus.REJECTED, rejection_reason=event.reason)
 
     # Decisions. Each returns the event to append at expected version ``self.version``.

@@ -11,7 +11,11 @@ unit_price, quantity}]``), money as exact JSON numbers. The other events carry `
 ``ORDERS.paymentrefunded``  ``customer_id``, ``amount``, ``reason``
 ``ORDERS.approved``         nothing else
 ``ORDERS.rejected``         ``reason``
+``ORDERS.reviewrejected``   ``reason``
 ==========================  =========================================================
+
+``ORDERS.reviewrejected`` is the review's decision to turn down a paid order; the order stays Pending
+until the saga coordinator has refunded the payment and appended ``ORDERS.rejected``.
 
 Readers are tolerant: unknown fields are ignored, a missing ``order_id`` is the aggregate id, and a
 missing text field is empty. ``decode`` returns None for event types it does not know.
@@ -103,12 +107,21 @@ class OrderRejected:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class ReviewRejected:
+    """The review turned a paid order down; the saga refunds the payment, then rejects the order."""
+
+    TYPE: ClassVar[str] = "ORDERS.reviewrejected"
+    order_id: str
+    reason: str = ""
+
+
 DomainEvent: TypeAlias = (OrderCreated | OrderCancelled | PaymentDebited | PaymentFailed
-                          | PaymentRefunded | OrderApproved | OrderRejected)
+                          | PaymentRefunded | OrderApproved | OrderRejected | ReviewRejected)
 
 EVENT_TYPES: tuple[str, ...] = tuple(cls.TYPE for cls in (
     OrderCreated, OrderCancelled, PaymentDebited, PaymentFailed, PaymentRefunded, OrderApproved,
-    OrderRejected,
+    OrderRejected, ReviewRejected,
 ))
 
 
@@ -134,7 +147,7 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
     if isinstance(event, (PaymentDebited, PaymentFailed, PaymentRefunded)):
         data["customer_id"] = event.customer_id
         data["amount"] = money.quantize(event.amount)
-    if isinstance(event, (OrderCancelled, PaymentFailed, PaymentRefunded, OrderRejected)):
+    if isinstance(event, (OrderCancelled, PaymentFailed, PaymentRefunded, OrderRejected, ReviewRejected)):
         data["reason"] = event.reason
     return data
 
@@ -203,4 +216,6 @@ def decode(event_type: str, text: str, aggregate_id: str) -> DomainEvent | None:
         return OrderApproved(order_id)
     if event_type == OrderRejected.TYPE:
         return OrderRejected(order_id, _text(data, "reason"))
+    if event_type == ReviewRejected.TYPE:
+        return ReviewRejected(order_id, _text(data, "reason"))
     return None

@@ -91,7 +91,9 @@ def test_a_slow_zipkin_neither_blocks_requests_nor_grows_memory():
         started = time.monotonic()
         serve_requests(tracer, 200)
         elapsed = time.monotonic() - started
-        assert elapsed < 1.0
+        # Waiting on the collector even once per batch would take seconds (its 0.3 s timeout, its
+        # 5 s delay); 200 requests that never wait finish far inside this generous bound.
+        assert elapsed < 3.0
         assert reporter.dropped >= 400 - 20 - 5
         assert dropped(registry) == reporter.dropped
         assert reporter.sent == 0

@@ -1,0 +1,94 @@
+"""The saga coordinator's service: drives every order to a final state and compensates failures.
+
+For each order event (and for each order past its deadline, found by ``sweep``) the coordinator
+reads the order's history from the event store, takes the saga's next steps (``saga.next_step``)
+until there are none, and records the transition (state reached, steps taken) with the id of the
+event it handled, in one transaction (``SagaStore.record``).
+
+Every step is idempotent: a refund goes through the gateway under the order's charge id (given
+back at most once) and is then appended as ``ORDERS.paymentrefunded``; every appended event has
+the deterministic id of its step and the order's version as the expected version. A crash at any
+point, a redelivery or a second instance therefore repeats steps harmlessly: the store keeps each
+step once, and a lost append race (``Conflict``) makes the coordinator re-read and decide again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from kit.errors import Conflict, Unavailable
+from ordersvc.ports import RecordedEvent
+from workers.gateway import PaymentGateway
+from workers.orderlog import ATTEMPTS, OrderHistory, OrderLog
+from workers.payment import charge_id
+from workers.saga import SagaState, next_step, state_of
+from workers.sagastore import SagaStore, Transition
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_EVENT_TYPE = "saga.timeout"
+DEFAULT_TIMEOUT = 300.0
+MAX_STEPS = 4  # the longest saga takes two steps (refund, then reject or cancel)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SagaCoordinator:
+    """Takes each order's saga steps and records its state and history."""
+
+    def __init__(self, orders: OrderLog, gateway: PaymentGateway, store: SagaStore, *,
+                 timeout: float = DEFAULT_TIMEOUT, clock: Callable[[], datetime] = _now) -> None:
+        self._orders = orders
+        self._gateway = gateway
+        self._store = store
+        self.timeout = timedelta(seconds=timeout)
+        self._clock = clock
+
+    def handle(self, event: RecordedEvent) -> SagaState:
+        """React to an order event: take the order's next steps, record the transition."""
+        return self._advance(event.aggregate_id, event.event_id, event.event_type)
+
+    def sweep(self, limit: int = 100) -> int:
+        """Advance the sagas of orders past their deadline; how many were looked at."""
+        due = self._store.due(self._clock() - self.timeout, limit)
+        for order_id in due:
+            try:
+                self._advance(order_id, f"timeout:{order_id}", TIMEOUT_EVENT_TYPE)
+            except Unavailable as exc:
+                log.warning("saga of order %s could not time out now: %s", order_id, exc.message)
+        return len(due)
+
+    def _advance(self, order_id: str, handled_id: str, handled_type: str) -> SagaState:
+        for _ in range(ATTEMPTS):
+            history = self._orders.load(order_id)
+            if history is None:
+                raise Unavailable(f"order {order_id} is not in the event store (yet)")
+            timed_out = self._clock() >= history.order.created_on + self.timeout
+            try:
+                history, actions = self._steps(history, timed_out)
+            except Conflict:
+                continue
+            state = state_of(history, timed_out=timed_out)
+            self._store.record(Transition(
+                order_id=order_id, handled_event_id=handled_id, handled_event_type=handled_type,
+                state=state, actions=actions, order_version=history.order.version,
+                started_at=history.order.created_on, recorded_at=self._clock()))
+            return state
+        raise Unavailable(f"order {order_id} kept changing; its saga will be retried")
+
+    def _steps(self, history: OrderHistory, timed_out: bool) -> tuple[OrderHistory, tuple[str, ...]]:
+        actions: list[str] = []
+        for _ in range(MAX_STEPS):
+            step = next_step(history, timed_out=timed_out)
+            if step is None:
+                break
+            if step.name == "refund":
+                self._gateway.refund(charge_id(history.order.order_id))
+            history = self._orders.append(history, step.event, step.name)
+            actions.append(step.event.TYPE)
+            log.info("saga of order %s: %s", history.order.order_id, step.event.TYPE)
+        return history, tuple(actions)

@@ -1,0 +1,93 @@
+"""An order's stored history and the decisions workers append to it, idempotently.
+
+Workers decide from the order as the event store has it (``load``), never from the message alone,
+and append their decision with a deterministic event id (``decision_id``: one id per order and
+step, e.g. "payment" or "refund") at the order's version as the expected version. So a redelivered
+message finds its decision already taken, two instances racing on one order cannot both decide
+(one append wins, the other gets ``Conflict`` and re-reads), and a retried append of the same
+decision is recognised by the store and kept once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kit.errors import Internal
+from ordersvc import aggregate, events
+from ordersvc.aggregate import InvalidHistory, Order
+from ordersvc.events import DomainEvent
+from ordersvc.ports import EventStore, NewEvent, RecordedEvent
+
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://eventstream.local/workers")
+ATTEMPTS = 5
+"""How often a worker re-reads an order after losing an append race before giving up (and
+letting the message be redelivered)."""
+
+
+def decision_id(order_id: str, step: str) -> str:
+    """The deterministic event id of ``step`` ("payment", "review", "refund", ...) of an order."""
+    return str(uuid.uuid5(NAMESPACE, f"{order_id}/{step}"))
+
+
+@dataclass(frozen=True)
+class OrderHistory:
+    """An order and the stored events it was rebuilt from, oldest first."""
+
+    order: Order
+    events: tuple[RecordedEvent, ...]
+
+    def has(self, event_type: str) -> bool:
+        """Whether an event of ``event_type`` is in the history."""
+        return any(e.event_type == event_type for e in self.events)
+
+    def last(self, event_type: str) -> RecordedEvent | None:
+        """The latest event of ``event_type``, or None."""
+        for event in reversed(self.events):
+            if event.event_type == event_type:
+                return event
+        return None
+
+    def then(self, recorded: RecordedEvent, event: DomainEvent) -> OrderHistory:
+        """The history after ``recorded`` (the stored form of ``event``)."""
+        return OrderHistory(self.order.apply(event), (*self.events, recorded))
+
+
+def rebuild(recorded: Sequence[RecordedEvent]) -> OrderHistory | None:
+    """The history of stored events, or None if there are none; an unreadable one is ``Internal``."""
+    try:
+        order = aggregate.rebuild(
+            events.decode(e.event_type, e.event_data, e.aggregate_id) for e in recorded)
+    except (InvalidHistory, ValueError) as exc:
+        raise Internal(f"the history of order {recorded[0].aggregate_id} cannot be read") from exc
+    return None if order is None else OrderHistory(order, tuple(recorded))
+
+
+class OrderLog:
+    """Reads orders from, and appends decisions to, an ``EventStore``."""
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+
+    def load(self, order_id: str) -> OrderHistory | None:
+        """The order's history, or None if the store has no events for it."""
+        return rebuild(self._store.load(order_id))
+
+    def append(self, history: OrderHistory, event: DomainEvent, step: str) -> OrderHistory:
+        """Append ``event`` as the order's ``step`` at its current version; the history after it.
+
+        Raises ``Conflict`` when the order changed since ``history`` was read (re-read and decide
+        again). When the store already holds this step's event (a retry), the order is re-read.
+        """
+        order_id = history.order.order_id
+        recorded = self._store.append(
+            NewEvent(event_id=decision_id(order_id, step), event_type=event.TYPE, aggregate_id=order_id,
+                     event_data=events.encode(event), correlation_id=order_id),
+            history.order.version)
+        if recorded.version == history.order.version + 1:
+            return history.then(recorded, event)
+        reloaded = self.load(order_id)
+        if reloaded is None:  # the store just returned an event of this order
+            raise Internal(f"order {order_id} vanished from the event store")
+        return reloaded

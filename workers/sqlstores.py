@@ -1,0 +1,169 @@
+"""SQL adapters of the workers' ports, in the orders database: the saga store and the charge ledger.
+
+Both speak SQLAlchemy Core over ``ordersvc.engine`` engines (SQLite, PostgreSQL, CockroachDB).
+Writing transactions ask for the write lock up front on SQLite (``WRITE``); uniqueness races
+between instances surface as ``IntegrityError`` and are resolved by reading what won. Database
+failures are ``Unavailable``, so the message being handled is redelivered later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from kit.errors import Unavailable
+from ordersvc import money
+from ordersvc.engine import WRITE
+from workers.gateway import Charge, ChargeRecord, ChargeStatus
+from workers.saga import SagaState
+from workers.sagastore import SagaRecord, Transition
+from workers.schema import payment_charges, saga_instances, saga_transitions
+
+T = TypeVar("T")
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class _Database:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @contextmanager
+    def _connect(self, *, write: bool = False) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                if write:
+                    conn = conn.execution_options(**{WRITE: True})
+                with conn.begin():
+                    yield conn
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            raise Unavailable("the orders database is unavailable") from exc
+
+    def _write(self, work: Callable[[Connection], T], attempts: int = 3) -> T:
+        """Run ``work`` in a write transaction, again after losing a uniqueness race."""
+        for attempt in range(attempts):
+            try:
+                with self._connect(write=True) as conn:
+                    return work(conn)
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    raise Unavailable("concurrent writers kept colliding") from None
+        raise AssertionError("unreachable")
+
+
+def _transition(row: Row[Any], started_at: datetime) -> Transition:
+    return Transition(order_id=row.order_id, handled_event_id=row.handled_event_id,
+                      handled_event_type=row.handled_event_type, state=SagaState(row.state),
+                      actions=tuple(a for a in row.actions.split(",") if a),
+                      order_version=row.order_version, started_at=started_at,
+                      recorded_at=_utc(row.recorded_at))
+
+
+class SqlSagaStore(_Database):
+    """``SagaStore`` in ``saga_instances`` and ``saga_transitions``."""
+
+    def record(self, transition: Transition) -> bool:
+        """Record ``transition`` and move the saga's state forward, in one transaction."""
+        return self._write(lambda conn: self._record(conn, transition))
+
+    @staticmethod
+    def _record(conn: Connection, t: Transition) -> bool:
+        known = conn.execute(select(saga_transitions.c.id).where(
+            saga_transitions.c.order_id == t.order_id,
+            saga_transitions.c.handled_event_id == t.handled_event_id)).first()
+        if known is None:
+            conn.execute(insert(saga_transitions).values(
+                order_id=t.order_id, handled_event_id=t.handled_event_id,
+                handled_event_type=t.handled_event_type, state=t.state.value,
+                actions=",".join(t.actions), order_version=t.order_version, recorded_at=t.recorded_at))
+        current = conn.execute(select(saga_instances.c.order_version).where(
+            saga_instances.c.order_id == t.order_id)).first()
+        if current is None:
+            conn.execute(insert(saga_instances).values(
+                order_id=t.order_id, state=t.state.value, order_version=t.order_version,
+                started_at=t.started_at, updated_at=t.recorded_at))
+        elif t.order_version >= current.order_version:
+            conn.execute(update(saga_instances).where(
+                saga_instances.c.order_id == t.order_id,
+                saga_instances.c.order_version <= t.order_version,
+            ).values(state=t.state.value, order_version=t.order_version, updated_at=t.recorded_at))
+        return known is None
+
+    def get(self, order_id: str) -> SagaRecord | None:
+        """The saga of ``order_id`` with its history."""
+        with self._connect() as conn:
+            row = conn.execute(select(saga_instances).where(saga_instances.c.order_id == order_id)).first()
+            if row is None:
+                return None
+            rows = conn.execute(select(saga_transitions).where(saga_transitions.c.order_id == order_id)
+                                .order_by(saga_transitions.c.id)).all()
+        started = _utc(row.started_at)
+        return SagaRecord(order_id=row.order_id, state=SagaState(row.state), order_version=row.order_version,
+                          started_at=started, updated_at=_utc(row.updated_at),
+                          history=tuple(_transition(r, started) for r in rows))
+
+    def due(self, started_before: datetime, limit: int = 100) -> list[str]:
+        """Non-final sagas started before ``started_before``, oldest first."""
+        waiting = [s.value for s in SagaState if not s.final]
+        with self._connect() as conn:
+            rows = conn.execute(select(saga_instances.c.order_id).where(
+                saga_instances.c.state.in_(waiting), saga_instances.c.started_at < started_before,
+            ).order_by(saga_instances.c.started_at).limit(limit)).all()
+        return [r.order_id for r in rows]
+
+
+def _charge(row: Row[Any]) -> ChargeRecord:
+    charge = Charge(row.charge_id, row.order_id, row.customer_id, money.from_cents(row.amount_cents))
+    return ChargeRecord(charge, ChargeStatus(row.status), row.reason)
+
+
+class SqlChargeLedger(_Database):
+    """``ChargeLedger`` in ``payment_charges``: every process of the system shares the charges."""
+
+    def record(self, record: ChargeRecord) -> ChargeRecord:
+        """Store ``record`` unless its charge id is known; return what is stored."""
+
+        def work(conn: Connection) -> ChargeRecord:
+            found = conn.execute(select(payment_charges).where(
+                payment_charges.c.charge_id == record.charge.charge_id)).first()
+            if found is not None:
+                return _charge(found)
+            charge = record.charge
+            conn.execute(insert(payment_charges).values(
+                charge_id=charge.charge_id, order_id=charge.order_id, customer_id=charge.customer_id,
+                amount_cents=money.to_cents(charge.amount), status=record.status.value,
+                reason=record.reason[:500]))
+            return record
+
+        return self._write(work)
+
+    def refund(self, charge_id: str) -> bool:
+        """Mark a debited charge refunded (a compare-and-set: once)."""
+        with self._connect(write=True) as conn:
+            changed = conn.execute(update(payment_charges).where(
+                payment_charges.c.charge_id == charge_id,
+                payment_charges.c.status == ChargeStatus.DEBITED.value,
+            ).values(status=ChargeStatus.REFUNDED.value))
+            return changed.rowcount == 1
+
+    def get(self, charge_id: str) -> ChargeRecord | None:
+        """The charge recorded under ``charge_id``."""
+        with self._connect() as conn:
+            row = conn.execute(
+                select(payment_charges).where(payment_charges.c.charge_id == charge_id)).first()
+        return None if row is None else _charge(row)
+
+    def all(self) -> list[ChargeRecord]:
+        """Every recorded charge (tests and operators)."""
+        with self._connect() as conn:
+            return [_charge(r) for r in conn.execute(select(payment_charges)).all()]

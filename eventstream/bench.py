@@ -18,6 +18,7 @@ SUITES: dict[str, str] = {
     "kit": "eventstream.benchmarks.kit:run",
     "observability": "eventstream.benchmarks.observability:run",
     "append": "eventstream.benchmarks.append:run",
+    "consumer": "eventstream.benchmarks.consumer:run",
 }
 
 

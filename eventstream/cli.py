@@ -16,6 +16,11 @@ COMMANDS: dict[str, str] = {
     "bootstrap": "eventstoresvc.cli:bootstrap",
     "eventstoresvc": "eventstoresvc.cli:eventstoresvc",
     "ordersvc": "ordersvc.cli:ordersvc",
+    "up": "eventstream.up:up",
+    "worker": "workers.cli:worker",
+    "replay": "workers.cli:replay",
+    "saga": "workers.cli:saga",
+    "dlq": "workers.cli:dlq",
 }
 
 

@@ -1,0 +1,162 @@
+"""``eventstream up``: run the whole system locally, on embedded defaults, with one command.
+
+Starts an embedded ``nats-server`` with JetStream (unless ``--nats-url`` names one), runs the
+bootstrap, then the event store, every worker (``--workers`` instances of each) and the order
+service last, each as a child process, waiting for each to be ready. The order service starts last,
+so once ``GET /readyz`` on the HTTP port answers 200, everything is up. Crashed children are
+restarted with backoff. Ctrl-C or SIGTERM stops everything in order: HTTP first, then the workers
+(they drain), the event store (its relay flushes), NATS last; then it exits 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+import click
+from rich.console import Console
+
+from eventstream import preflight
+from eventstream.options import option
+from eventstream.supervisor import ChildSpec, Probe, StartupError, Supervisor
+from eventstream.topology import Topology
+
+WORKERS = ("payment", "projection", "review", "saga")
+
+
+def _http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=1) as response:
+        return bool(response.status == 200)
+
+
+def _http_probe(url: str) -> Probe:
+    return lambda: _http_ok(url)
+
+
+def _eventstream(*args: str) -> list[str]:
+    return [sys.executable, "-m", "eventstream", *args]
+
+
+def child_specs(top: Topology) -> list[ChildSpec]:
+    """The long-running children in start order (NATS first, the order service last)."""
+    specs: list[ChildSpec] = []
+    common_env = {"EVENTSTREAM_ZIPKIN_URL": top.zipkin_url} if top.zipkin_url else {}
+    if top.embedded_nats:
+        top.nats_dir.mkdir(parents=True, exist_ok=True)
+        specs.append(ChildSpec(
+            "nats-server",
+            [preflight.nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(top.nats_port),
+             "-m", str(top.nats_monitor_port), "-sd", str(top.nats_dir)],
+            ready=lambda: _http_ok(f"http://127.0.0.1:{top.nats_monitor_port}/healthz"),
+            stop_timeout=10,
+        ))
+    specs.append(ChildSpec(
+        "eventstoresvc",
+        _eventstream("eventstoresvc", "--host", "127.0.0.1", "--port", str(top.grpc_port),
+                     "--db-url", top.db_url, "--nats-url", top.nats_url),
+        ready=lambda: preflight.grpc_serving(f"127.0.0.1:{top.grpc_port}"),
+        env=common_env,
+    ))
+    for worker in WORKERS:
+        for instance in range(1, top.workers + 1):
+            name = f"{worker}-{instance}" if top.workers > 1 else worker
+            metrics_port = top.worker_metrics_port(worker, instance)
+            specs.append(ChildSpec(
+                name,
+                _eventstream("worker", worker, "--nats-url", top.nats_url,
+                             "--eventstore-addr", f"127.0.0.1:{top.grpc_port}",
+                             "--orders-db-url", top.orders_db_url,
+                             "--metrics-port", str(metrics_port)),
+                ready=_http_probe(f"http://127.0.0.1:{metrics_port}/metrics"),
+                env=common_env,
+            ))
+    specs.append(ChildSpec(
+        "ordersvc",
+        _eventstream("ordersvc", "--host", "127.0.0.1", "--port", str(top.http_port),
+                     "--grpc-port", str(top.orders_grpc_port),
+                     "--eventstore-addr", f"127.0.0.1:{top.grpc_port}",
+                     "--orders-db-url", top.orders_db_url),
+        ready=lambda: _http_ok(f"http://127.0.0.1:{top.http_port}/readyz"),
+        env=common_env,
+    ))
+    return specs
+
+
+def bootstrap_spec(top: Topology) -> ChildSpec:
+    """The one-shot bootstrap: schemas and the ORDERS stream, idempotent."""
+    return ChildSpec(
+        "bootstrap",
+        _eventstream("bootstrap", "--db-url", top.db_url, "--orders-db-url", top.orders_db_url,
+                     "--nats-url", top.nats_url),
+        ready=lambda: True,
+    )
+
+
+def stop_order(specs: list[ChildSpec]) -> list[str]:
+    """HTTP first, then workers, then the event store, NATS last: the reverse of start order."""
+    return [spec.name for spec in reversed(specs)]
+
+
+@click.command("up")
+@option("--http-port", default=3000, type=click.IntRange(1, 65535), help="Order service HTTP port.")
+@option("--grpc-port", default=50051, type=click.IntRange(1, 65535), help="Event store gRPC port.")
+@option("--nats-port", default=4222, type=click.IntRange(1, 65535), help="Embedded NATS client port.")
+@option("--nats-url", default="", help="Use this NATS server instead of starting one.")
+@option("--db-url", default="", help="Event store database URL (default: SQLite in --data-dir).")
+@option("--orders-db-url", default="", help="Orders database URL (default: SQLite in --data-dir).")
+@option("--zipkin-url", default="", help="Report traces to this Zipkin.")
+@option("--workers", default=1, type=click.IntRange(1, 16), help="Instances of each worker.")
+@option("--metrics-port", default=9100, type=click.IntRange(1, 65535),
+        help="First metrics port of the workers (one port per worker instance, counting up).")
+@option("--data-dir", default=".eventstream", type=click.Path(file_okay=False, path_type=Path),
+        help="Where the embedded NATS and SQLite keep their data.")
+def up(http_port: int, grpc_port: int, nats_port: int, nats_url: str, db_url: str,
+       orders_db_url: str, zipkin_url: str, workers: int, metrics_port: int, data_dir: Path) -> None:
+    """Run the whole system locally: NATS, event store, workers and the order API."""
+    console = Console(stderr=True)
+    top = Topology.build(http_port=http_port, grpc_port=grpc_port, nats_port=nats_port,
+                         nats_url=nats_url, db_url=db_url, orders_db_url=orders_db_url,
+                         zipkin_url=zipkin_url, workers=workers, data_dir=data_dir,
+                         workers_names=WORKERS, metrics_base_port=metrics_port)
+    problem = preflight.check(top)
+    if problem:
+        raise click.ClickException(problem)
+    specs = child_specs(top)
+    supervisor = Supervisor(say=lambda message: console.print(f"[bold]up[/]: {message}"))
+
+    started = False
+    interrupted = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = True
+        if not started:
+            raise KeyboardInterrupt  # abandon the start-up; the finally block stops what runs
+        supervisor.stop_watching()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        for spec in specs:
+            if spec.name == "eventstoresvc":
+                console.print("[bold]up[/]: bootstrap")
+                supervisor.run_once(bootstrap_spec(top))
+            console.print(f"[bold]up[/]: starting {spec.name}")
+            supervisor.start(spec)
+        started = True
+        console.print(top.table())
+        supervisor.watch()
+    except StartupError as exc:
+        console.print(f"[bold red]up[/]: {exc}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
+        console.print("[bold]up[/]: stopping")
+        supervisor.stop_all(stop_order(specs))
+        console.print("[bold]up[/]: stopped")
+    if not started and not interrupted:
+        sys.exit(1)

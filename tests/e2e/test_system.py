@@ -1,0 +1,59 @@
+"""The whole system started by `eventstream up`: every order reaches its final state, once."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+from e2e_system import System, check_outcome, stream_message_count
+
+from kit.testing.postgres import running_postgres
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+ORDERS = 200
+
+
+def run_and_check(system: System, *, kill: bool = False) -> None:
+    system.start()
+    try:
+        midway = threading.Event()
+        killer = None
+        if kill:
+            def kill_twice() -> None:
+                midway.wait(120)
+                os.kill(system.child_pid("eventstoresvc"), signal.SIGKILL)
+                time.sleep(1.0)
+                os.kill(system.child_pid("payment"), signal.SIGKILL)
+
+            killer = threading.Thread(target=kill_twice)
+            killer.start()
+        orders = system.place_many(ORDERS, concurrency=16, midway=midway)
+        if killer is not None:
+            killer.join()
+        total = check_outcome(system, orders)
+        nats_url = system.nats_url or f"nats://127.0.0.1:{system.nats_port}"
+        assert stream_message_count(nats_url) == total, "the stream holds an event twice or misses one"
+    finally:
+        code = system.stop()
+    assert code == 0, system.log()
+
+
+def test_orders_reach_their_final_state_on_sqlite(tmp_path):
+    run_and_check(System(tmp_path / "system"))
+
+
+def test_kill_9_of_the_event_store_and_a_worker_loses_and_doubles_nothing(tmp_path):
+    system = System(tmp_path / "system")
+    run_and_check(system, kill=True)
+    log = system.log(tail=None)
+    assert "eventstoresvc exited with code -9; restarting" in log
+    assert "payment exited with code -9; restarting" in log
+
+
+def test_orders_reach_their_final_state_on_postgresql(tmp_path):
+    with running_postgres() as (server, database):
+        orders_db = server.create_database()
+        run_and_check(System(tmp_path / "system", db_url=server.url(database),
+                             orders_db_url=server.url(orders_db)))

@@ -3,10 +3,10 @@
 Safe to run twice, and on every start: tables are created only if missing, the position counter
 row only if absent, and the ``ORDERS`` stream is created or brought in line (``jetstream``).
 
-The orders read model (``--orders-db-url``) belongs to the order service: its schema is created by
-the function named in ``READ_MODEL_SCHEMA`` (``"module:function"``, called with an SQLAlchemy
-engine), imported only when a read-model URL is given. Until that module exists the step reports
-"skipped" instead of failing.
+The orders database (``--orders-db-url``) belongs to the order service and the workers: its tables
+are created by the functions named in ``ORDERS_DB_SCHEMAS`` (``"module:function"``, each called
+with an SQLAlchemy engine), imported only when an orders database URL is given. A hook whose module
+is not installed reports "skipped" instead of failing.
 """
 
 from __future__ import annotations
@@ -23,11 +23,18 @@ from sqlalchemy import Engine
 from eventstoresvc import jetstream
 from eventstoresvc.engine import make_engine
 from eventstoresvc.schema import create_schema
+from kit.nats.servers import server_list
 
 log = logging.getLogger(__name__)
 
 READ_MODEL_SCHEMA = "ordersvc.schema:create_schema"
 """The hook creating the orders read-model tables: ``create_schema(engine) -> None``, idempotent."""
+
+ORDERS_DB_SCHEMAS = {
+    "read model schema": READ_MODEL_SCHEMA,
+    "workers schema": "workers.schema:create_schema",  # saga state and the payment ledger
+}
+"""Every hook creating tables in the orders database, by the name of its bootstrap step."""
 
 
 def bootstrap_event_store(db_url: str) -> str:
@@ -67,7 +74,7 @@ def bootstrap_read_model(orders_db_url: str, target: str = READ_MODEL_SCHEMA) ->
 
 
 async def _ensure_stream(nats_url: str, replicas: int, timeout: float) -> str:
-    client = await nats.connect(nats_url, connect_timeout=timeout, max_reconnect_attempts=1)
+    client = await nats.connect(server_list(nats_url), connect_timeout=timeout, max_reconnect_attempts=1)
     try:
         return await jetstream.ensure_stream(client.jetstream(timeout=timeout), replicas=replicas)
     finally:
@@ -87,7 +94,8 @@ def bootstrap(
     if db_url:
         done["event store schema"] = bootstrap_event_store(db_url)
     if orders_db_url:
-        done["read model schema"] = bootstrap_read_model(orders_db_url)
+        for step, hook in ORDERS_DB_SCHEMAS.items():
+            done[step] = bootstrap_read_model(orders_db_url, hook)
     if nats_url:
         done[f"stream {jetstream.STREAM_NAME}"] = bootstrap_stream(nats_url, replicas=replicas)
     return done

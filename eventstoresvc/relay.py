@@ -49,6 +49,7 @@ from eventstoresvc import jetstream
 from eventstoresvc.domain import RecordedEvent
 from eventstoresvc.publisher import Message, Publisher, PublishError
 from eventstoresvc.repository import EventRepository
+from kit.nats.servers import server_list
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class OutboxRelay:
     async def _connect(self) -> Client:
         """Connect, retrying for as long as it takes (the client keeps trying until it is stopped)."""
         connecting = asyncio.ensure_future(nats.connect(
-            self._nats_url, name="eventstore-relay", connect_timeout=2, allow_reconnect=True,
+            server_list(self._nats_url), name="eventstore-relay", connect_timeout=2, allow_reconnect=True,
             max_reconnect_attempts=-1, reconnect_time_wait=0.25, error_cb=self._on_error,
         ))
         while not connecting.done():

@@ -56,6 +56,7 @@ from kit.nats import deadletter
 from kit.nats.handler import RELEASED, SKIPPED, Outcome, Verdict
 from kit.nats.message import Message, from_nats
 from kit.nats.metrics import ConsumerMetrics
+from kit.nats.servers import server_list
 from kit.nats.streams import consumer_config, ensure_consumer
 
 _LOG = logging.getLogger("kit.nats")
@@ -165,7 +166,7 @@ class PullLoop:
     async def _connect(self) -> Client | None:
         """Connect, trying for as long as it takes; None if stopped first."""
         connecting = asyncio.ensure_future(nats.connect(
-            self._s.nats_url, name=f"jetstream-consumer-{self._s.name}", connect_timeout=2,
+            server_list(self._s.nats_url), name=f"jetstream-consumer-{self._s.name}", connect_timeout=2,
             allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.25,
             reconnected_cb=self._on_reconnected, disconnected_cb=self._on_disconnected,
             error_cb=self._on_error,

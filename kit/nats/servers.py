@@ -1,0 +1,15 @@
+"""NATS server URLs as configured: one URL, or a cluster as a comma-separated list."""
+
+from __future__ import annotations
+
+
+def server_list(nats_url: str) -> list[str]:
+    """The URLs of ``nats://a:4222,nats://b:4222`` as a list, for ``nats.connect(servers=...)``.
+
+    nats-py takes one URL or a list; configuration (flags, environment twins) holds one string,
+    so a cluster is written comma-separated and split here.
+    """
+    servers = [url.strip() for url in nats_url.split(",") if url.strip()]
+    if not servers:
+        raise ValueError("no NATS server URL given")
+    return servers

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from eventstoresvc import jetstream
 from eventstoresvc.engine import make_engine
 from eventstoresvc.schema import create_schema
-from kit.nats.servers import server_list
+from kit.nats.servers import log_connection_error, server_list
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,8 @@ def bootstrap_read_model(orders_db_url: str, target: str = READ_MODEL_SCHEMA) ->
 
 
 async def _ensure_stream(nats_url: str, replicas: int, timeout: float) -> str:
-    client = await nats.connect(server_list(nats_url), connect_timeout=timeout, max_reconnect_attempts=1)
+    client = await nats.connect(server_list(nats_url), error_cb=log_connection_error,
+                                connect_timeout=timeout, max_reconnect_attempts=1)
     try:
         return await jetstream.ensure_stream(client.jetstream(timeout=timeout), replicas=replicas)
     finally:

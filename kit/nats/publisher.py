@@ -29,7 +29,7 @@ from nats.js.errors import APIError
 from kit.context import current
 from kit.endpoint import Endpoint
 from kit.errors import DeadlineExceeded, FailedPrecondition, KitError, Unavailable
-from kit.nats.servers import server_list
+from kit.nats.servers import log_connection_error, server_list
 from kit.tracing import NOOP_TRACER, SpanKind, Tracer
 
 Req = TypeVar("Req")
@@ -126,7 +126,7 @@ class JetStreamPublisher:
             if self._client is not None and not self._client.is_closed:
                 return self._client
             # The client retries forever once it has connected; the first connect is bounded here.
-            connect = nats.connect(server_list(self._url), name=self._name,
+            connect = nats.connect(server_list(self._url), name=self._name, error_cb=log_connection_error,
                                    connect_timeout=max(1, round(timeout)), allow_reconnect=True,
                                    max_reconnect_attempts=-1, reconnect_time_wait=0.25)
             self._client = await asyncio.wait_for(connect, timeout)

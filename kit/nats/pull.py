@@ -226,8 +226,11 @@ class PullLoop:
                     await self._pause(0.05)
                     continue
                 if sub is None or self._stale:
+                    # Forget the old subscription before trying: a failed attempt must leave no
+                    # half-torn-down subscription to fetch from (its requests would reach nobody).
+                    old, sub = sub, None
                     try:
-                        sub = await self._subscribe(js, sub)
+                        sub = await self._subscribe(js, old)
                         failures = 0
                     except Exception as exc:
                         failures += 1
@@ -259,9 +262,9 @@ class PullLoop:
                          old: JetStreamContext.PullSubscription | None) -> JetStreamContext.PullSubscription:
         if old is not None:
             await self._unsubscribe(old)
-        self._stale = False
         await deadletter.ensure_dead_letter_stream(js, self._s.dead_letter_stream)
         await ensure_consumer(js, self._s.stream, self._config)
+        self._stale = False  # only now: a reconnect during the calls above asks for another round
         return await js.pull_subscribe_bind(durable=self._s.durable, stream=self._s.stream)
 
     async def _unsubscribe(self, sub: JetStreamContext.PullSubscription) -> None:

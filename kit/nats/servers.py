@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+_LOG = logging.getLogger("kit.nats")
+
 
 def server_list(nats_url: str) -> list[str]:
     """The URLs of ``nats://a:4222,nats://b:4222`` as a list, for ``nats.connect(servers=...)``.
@@ -13,3 +17,12 @@ def server_list(nats_url: str) -> list[str]:
     if not servers:
         raise ValueError("no NATS server URL given")
     return servers
+
+
+async def log_connection_error(exc: Exception) -> None:
+    """An ``error_cb`` for ``nats.connect``: one debug line per error.
+
+    Without one, nats-py logs every failed reconnect attempt at ERROR with a full traceback, which
+    buries a process's real output while a cluster node is down.
+    """
+    _LOG.debug("NATS connection error: %r", exc)

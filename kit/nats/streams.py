@@ -27,7 +27,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from nats.js.errors import NotFoundError
 
 from kit.errors import Unavailable
-from kit.nats.servers import server_list
+from kit.nats.servers import log_connection_error, server_list
 
 T = TypeVar("T")
 
@@ -36,8 +36,9 @@ T = TypeVar("T")
 async def connection(nats_url: str, *, name: str = "kit", timeout: float = 5.0) -> AsyncIterator[Client]:
     """A short-lived connection for administrative calls; ``Unavailable`` if NATS cannot be reached."""
     try:
-        client = await nats.connect(server_list(nats_url), name=name, connect_timeout=max(1, round(timeout)),
-                                    allow_reconnect=False, max_reconnect_attempts=0)
+        client = await nats.connect(server_list(nats_url), name=name, error_cb=log_connection_error,
+                                    connect_timeout=max(1, round(timeout)), allow_reconnect=False,
+                                    max_reconnect_attempts=0)
     except Exception as exc:  # nats-py raises OSError, NoServersError, timeouts ... for the same cause
         raise Unavailable(f"cannot reach NATS at {nats_url}: {exc!r}") from exc
     try:

@@ -221,12 +221,20 @@ def stream_message_count(nats_url: str, stream: str = "ORDERS") -> int:
     import asyncio
 
     import nats
+    import nats.errors
 
     async def count() -> int:
         client = await nats.connect(servers=nats_url.split(","))
         try:
-            info = await client.jetstream().stream_info(stream)
-            return int(info.state.messages)
+            for attempt in range(20):  # a cluster that just lost a node answers after an election
+                try:
+                    info = await client.jetstream().stream_info(stream)
+                    return int(info.state.messages)
+                except nats.errors.TimeoutError:
+                    if attempt == 19:
+                        raise
+                    await asyncio.sleep(0.5)
+            raise AssertionError("unreachable")
         finally:
             await client.close()
 

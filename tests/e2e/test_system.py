@@ -2,12 +2,15 @@
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 from e2e_system import System, check_outcome, stream_message_count
 
+from kit.testing.natscluster import NatsCluster
 from kit.testing.postgres import running_postgres
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -57,3 +60,30 @@ def test_orders_reach_their_final_state_on_postgresql(tmp_path):
         orders_db = server.create_database()
         run_and_check(System(tmp_path / "system", db_url=server.url(database),
                              orders_db_url=server.url(orders_db)))
+
+
+def test_a_three_node_nats_cluster_survives_losing_a_node(tmp_path):
+    cluster = NatsCluster(tmp_path / "nats")
+    cluster.start()
+    try:
+        # The replicated stream first; `up` runs the bootstrap again, which leaves it as it is.
+        bootstrap = subprocess.run(
+            [sys.executable, "-m", "eventstream", "bootstrap", "--db-url", "",
+             "--nats-url", cluster.url, "--stream-replicas", "3"],
+            capture_output=True, text=True, timeout=60)
+        assert bootstrap.returncode == 0, bootstrap.stdout + bootstrap.stderr
+        system = System(tmp_path / "system", nats_url=cluster.url)
+        system.start()
+        try:
+            midway = threading.Event()
+            killer = threading.Thread(target=lambda: (midway.wait(120), cluster.kill(2)))
+            killer.start()
+            orders = system.place_many(ORDERS, concurrency=16, midway=midway)
+            killer.join()
+            total = check_outcome(system, orders)
+            assert stream_message_count(cluster.url) == total
+        finally:
+            code = system.stop()
+        assert code == 0, system.log()
+    finally:
+        cluster.stop()

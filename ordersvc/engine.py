@@ -8,11 +8,17 @@ the lock instead of failing when both try to upgrade a read lock.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from kit.errors import Unavailable
 
 WRITE = "ordersvc_write"
 _DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg",
@@ -50,3 +56,27 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         _configure_sqlite(engine)
         return engine
     return create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
+    """One transaction on the orders database; driver failures become ``Unavailable``.
+
+    ``write`` takes SQLite's write lock at ``BEGIN``. Integrity errors pass through unchanged: the
+    callers turn them into conflicts or duplicates, which are answers, not outages.
+    """
+    try:
+        with engine.connect() as conn:
+            if write:
+                conn = conn.execution_options(**{WRITE: True})
+            with conn.begin():
+                yield conn
+    except IntegrityError:
+        raise
+    except SQLAlchemyError as exc:
+        raise Unavailable("the orders database is unavailable") from exc
+
+
+def as_utc(value: datetime) -> datetime:
+    """A stored timestamp as an aware UTC datetime (SQLite hands back naive ones; all are UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

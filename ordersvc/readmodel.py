@@ -17,19 +17,18 @@ from __future__ import annotations
 import base64
 import binascii
 import builtins
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, insert, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
-from kit.errors import InvalidArgument, Unavailable
+from kit.errors import InvalidArgument
 from ordersvc import events, money
 from ordersvc.aggregate import Order
 from ordersvc.domain import MAX_REASON_LENGTH, OrderItem, OrderStatus, PaymentStatus
-from ordersvc.engine import WRITE
+from ordersvc.engine import as_utc, transaction
 from ordersvc.ports import ApplyOutcome, OrderPage, OrderQuery, RecordedEvent
 from ordersvc.schema import order_items, orders
 
@@ -53,15 +52,10 @@ def decode_cursor(cursor: str) -> int:
     raise InvalidArgument.for_field("cursor", "is not a cursor returned by this API")
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _order(row: Row[Any], items: Sequence[Row[Any]]) -> Order:
     return Order(
         order_id=row.order_id, customer_id=row.customer_id, restaurant_id=row.restaurant_id,
-        created_on=_utc(row.created_on), amount=money.from_cents(row.amount_cents),
+        created_on=as_utc(row.created_on), amount=money.from_cents(row.amount_cents),
         items=tuple(OrderItem(i.code, i.name, money.from_cents(i.unit_price_cents), i.quantity)
                     for i in items),
         status=OrderStatus(row.status), payment=PaymentStatus(row.payment),
@@ -76,18 +70,8 @@ class SqlReadModel:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    @contextmanager
-    def _connect(self, *, write: bool = False) -> Iterator[Connection]:
-        try:
-            with self._engine.connect() as conn:
-                if write:
-                    conn = conn.execution_options(**{WRITE: True})
-                with conn.begin():
-                    yield conn
-        except IntegrityError:
-            raise
-        except SQLAlchemyError as exc:
-            raise Unavailable("the orders database is unavailable") from exc
+    def _connect(self, *, write: bool = False) -> AbstractContextManager[Connection]:
+        return transaction(self._engine, write=write)
 
     def get(self, order_id: str) -> Order | None:
         """The projected order, or None."""
@@ -155,7 +139,7 @@ class SqlReadModel:
             created_on=order.created_on, amount_cents=money.to_cents(order.amount),
             rejection_reason="", cancellation_reason="", version=event.version,
             last_position=event.position, created_position=event.position,
-            updated_at=_utc(event.created_at),
+            updated_at=as_utc(event.created_at),
         ))
         if order.items:
             conn.execute(insert(order_items), [
@@ -183,6 +167,6 @@ class SqlReadModel:
                     rejection_reason=after.rejection_reason[:MAX_REASON_LENGTH],
                     cancellation_reason=after.cancellation_reason[:MAX_REASON_LENGTH],
                     version=event.version, last_position=event.position,
-                    updated_at=_utc(event.created_at))
+                    updated_at=as_utc(event.created_at))
         )
         return ApplyOutcome.APPLIED if changed.rowcount == 1 else ApplyOutcome.DUPLICATE

@@ -8,17 +8,17 @@ failures are ``Unavailable``, so the message being handled is redelivered later.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Row, insert, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from kit.errors import Unavailable
 from ordersvc import money
-from ordersvc.engine import WRITE
+from ordersvc.engine import as_utc, transaction
 from workers.gateway import Charge, ChargeRecord, ChargeStatus
 from workers.saga import SagaState
 from workers.sagastore import SagaRecord, Transition
@@ -27,27 +27,12 @@ from workers.schema import payment_charges, saga_instances, saga_transitions
 T = TypeVar("T")
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 class _Database:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    @contextmanager
-    def _connect(self, *, write: bool = False) -> Iterator[Connection]:
-        try:
-            with self._engine.connect() as conn:
-                if write:
-                    conn = conn.execution_options(**{WRITE: True})
-                with conn.begin():
-                    yield conn
-        except IntegrityError:
-            raise
-        except SQLAlchemyError as exc:
-            raise Unavailable("the orders database is unavailable") from exc
+    def _connect(self, *, write: bool = False) -> AbstractContextManager[Connection]:
+        return transaction(self._engine, write=write)
 
     def _write(self, work: Callable[[Connection], T], attempts: int = 3) -> T:
         """Run ``work`` in a write transaction, again after losing a uniqueness race."""
@@ -66,7 +51,7 @@ def _transition(row: Row[Any], started_at: datetime) -> Transition:
                       handled_event_type=row.handled_event_type, state=SagaState(row.state),
                       actions=tuple(a for a in row.actions.split(",") if a),
                       order_version=row.order_version, started_at=started_at,
-                      recorded_at=_utc(row.recorded_at))
+                      recorded_at=as_utc(row.recorded_at))
 
 
 class SqlSagaStore(_Database):
@@ -107,9 +92,9 @@ class SqlSagaStore(_Database):
                 return None
             rows = conn.execute(select(saga_transitions).where(saga_transitions.c.order_id == order_id)
                                 .order_by(saga_transitions.c.id)).all()
-        started = _utc(row.started_at)
+        started = as_utc(row.started_at)
         return SagaRecord(order_id=row.order_id, state=SagaState(row.state), order_version=row.order_version,
-                          started_at=started, updated_at=_utc(row.updated_at),
+                          started_at=started, updated_at=as_utc(row.updated_at),
                           history=tuple(_transition(r, started) for r in rows))
 
     def due(self, started_before: datetime, limit: int = 100) -> list[str]:

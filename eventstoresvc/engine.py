@@ -44,11 +44,17 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
-    """An engine for ``url`` configured for the event store's access pattern."""
+def make_engine(url: str, *, pool_size: int = 16, echo: bool = False) -> Engine:
+    """An engine for ``url`` configured for the event store's access pattern.
+
+    The pool keeps as many connections as the service has request threads (16): a connection
+    beyond the pool is closed when returned, and a new PostgreSQL connection costs a process start,
+    so a pool smaller than the concurrency turns load into connection churn.
+    """
     url = normalise_url(url)
+    overflow = max(1, pool_size // 2)
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+        engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=overflow)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=overflow, pool_pre_ping=True)

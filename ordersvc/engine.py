@@ -46,16 +46,22 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for the orders database at ``url``."""
+def make_engine(url: str, *, pool_size: int = 16) -> Engine:
+    """An engine for the orders database at ``url``.
+
+    The pool keeps as many connections as a worker runs handlers (16): a connection beyond the pool
+    is closed when returned, and a new PostgreSQL connection costs a process start, so a pool
+    smaller than the concurrency turns load into connection churn.
+    """
     parsed = make_url(normalise_url(url))
+    overflow = max(1, pool_size // 2)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size)
+        engine = create_engine(parsed, pool_size=pool_size, max_overflow=overflow)
         _configure_sqlite(engine)
         return engine
-    return create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(parsed, pool_size=pool_size, max_overflow=overflow, pool_pre_ping=True)
 
 
 @contextmanager

@@ -61,7 +61,29 @@ cluster {{
                 [nats_server_binary(), "-c", str(self._config(node))], stdout=log, stderr=log)
         for port in self.client_ports:
             wait_for_port(port, timeout=20)
-        time.sleep(2.0)  # JetStream's meta leader election takes a moment after the routes form
+        self.wait_for_jetstream()
+
+    def wait_for_jetstream(self, timeout: float = 60.0) -> None:
+        """Block until the cluster answers JetStream API calls (its meta leader is elected)."""
+        import asyncio
+
+        import nats
+
+        async def ready() -> bool:
+            client = await nats.connect(servers=self.url.split(","), connect_timeout=2)
+            try:
+                await client.jetstream(timeout=2).account_info()
+                return True
+            except Exception:  # no meta leader yet: "JetStream not enabled", timeouts ...
+                return False
+            finally:
+                await client.close()
+
+        deadline = time.monotonic() + timeout
+        while not asyncio.run(ready()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the NATS cluster had no JetStream leader after {timeout}s")
+            time.sleep(0.5)
 
     def kill(self, node: int) -> None:
         """SIGKILL one node."""

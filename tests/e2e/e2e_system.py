@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit.testing.net import free_port
+from kit.testing.net import free_port, free_port_block
 
 FINAL = {"Approved", "Rejected", "Cancelled"}
 CLOSED_RESTAURANT = "closed-restaurant"
@@ -59,7 +59,8 @@ class System:
     http_port: int = field(default_factory=free_port)
     grpc_port: int = field(default_factory=free_port)
     nats_port: int = field(default_factory=free_port)
-    metrics_port: int = field(default_factory=free_port)
+    # one port per worker instance, counting up from this one
+    metrics_port: int = field(default_factory=lambda: free_port_block(8))
     process: subprocess.Popen[bytes] | None = None
     customer_id: str = field(default_factory=lambda: f"cust-{uuid.uuid4().hex[:8]}")
 

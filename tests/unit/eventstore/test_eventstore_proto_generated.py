@@ -11,7 +11,8 @@ from eventstream.pb import generate
 def test_generated_modules_match_the_proto_sources(tmp_path: Path) -> None:
     fresh = generate.generate(tmp_path)
     assert {p.name for p in fresh} == {
-        "eventstore_pb2.py", "eventstore_pb2.pyi", "eventstore_pb2_grpc.py", "eventstore_pb2_grpc.pyi"}
+        f"{name}{suffix}" for name in ("eventstore", "ordersvc")
+        for suffix in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")}
     committed = generate.ROOT / generate.PACKAGE_DIR
     for path in fresh:
         assert path.read_text() == (committed / path.name).read_text(), (

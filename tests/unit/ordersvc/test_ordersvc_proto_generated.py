@@ -6,8 +6,8 @@ That the committed modules match the ``.proto`` sources is checked for every pro
 
 from __future__ import annotations
 
-from eventstream.pb import ordersvc_pb2 as pb
 from eventstream.pb import generate
+from eventstream.pb import ordersvc_pb2 as pb
 
 
 def test_the_service_and_its_package_imports() -> None:

@@ -50,6 +50,7 @@ from eventstoresvc.domain import RecordedEvent
 from eventstoresvc.publisher import Message, Publisher, PublishError
 from eventstoresvc.repository import EventRepository
 from kit.nats.servers import server_list
+from kit.registries import per_registry
 
 log = logging.getLogger(__name__)
 
@@ -65,25 +66,16 @@ class RelayMetrics:
     failures: Counter
 
 
-_METRICS: dict[int, RelayMetrics] = {}
-_METRICS_LOCK = threading.Lock()
-
-
+@per_registry
 def relay_metrics(registry: CollectorRegistry = REGISTRY) -> RelayMetrics:
     """The relay metrics registered in ``registry`` (created on first use, shared afterwards)."""
-    with _METRICS_LOCK:
-        metrics = _METRICS.get(id(registry))
-        if metrics is None:
-            metrics = RelayMetrics(
-                backlog=Gauge("eventstore_outbox_backlog", "Events committed but not yet acked by JetStream",
-                              registry=registry),
-                published=Counter("eventstore_relay_published", "Events acked by JetStream",
-                                  registry=registry),
-                failures=Counter("eventstore_relay_failures",
-                                 "Failed NATS connections, publishes or outbox updates", registry=registry),
-            )
-            _METRICS[id(registry)] = metrics
-        return metrics
+    return RelayMetrics(
+        backlog=Gauge("eventstore_outbox_backlog", "Events committed but not yet acked by JetStream",
+                      registry=registry),
+        published=Counter("eventstore_relay_published", "Events acked by JetStream", registry=registry),
+        failures=Counter("eventstore_relay_failures",
+                         "Failed NATS connections, publishes or outbox updates", registry=registry),
+    )
 
 
 class OutboxRelay:

@@ -17,22 +17,15 @@ from collections.abc import Sequence
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge
 
 from kit.nats import DeadLetter, dead_letters
+from kit.registries import per_registry
 
 log = logging.getLogger(__name__)
 
-_GAUGES: dict[int, Gauge] = {}
-_LOCK = threading.Lock()
-
-
+@per_registry
 def dead_letter_gauge(registry: CollectorRegistry = REGISTRY) -> Gauge:
     """``eventstream_dead_letters{stream,consumer}``, created once per registry."""
-    with _LOCK:
-        gauge = _GAUGES.get(id(registry))
-        if gauge is None:
-            gauge = Gauge("eventstream_dead_letters", "Messages waiting in the dead-letter stream",
-                          ["stream", "consumer"], registry=registry)
-            _GAUGES[id(registry)] = gauge
-        return gauge
+    return Gauge("eventstream_dead_letters", "Messages waiting in the dead-letter stream",
+                 ["stream", "consumer"], registry=registry)
 
 
 def count(letters: Sequence[DeadLetter]) -> dict[str, int]:

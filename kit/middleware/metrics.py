@@ -30,6 +30,7 @@ from prometheus_client import (
 
 from kit import errors
 from kit.endpoint import Endpoint, Middleware
+from kit.registries import per_registry
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -53,8 +54,13 @@ class ServiceMetrics(NamedTuple):
     duration: Histogram
 
 
-_cache: dict[tuple[int, str], ServiceMetrics] = {}
-_cache_lock = threading.Lock()
+@per_registry
+def _services(registry: CollectorRegistry) -> dict[str, ServiceMetrics]:
+    """The metrics of every service registered in ``registry``, by metric prefix."""
+    return {}
+
+
+_services_lock = threading.Lock()
 
 
 def metric_prefix(service: str) -> str:
@@ -68,18 +74,17 @@ def metric_prefix(service: str) -> str:
 def service_metrics(service: str, *, registry: CollectorRegistry = REGISTRY) -> ServiceMetrics:
     """The metrics of ``service`` in ``registry``, created on first use."""
     prefix = metric_prefix(service)
-    key = (id(registry), prefix)
-    with _cache_lock:
-        metrics = _cache.get(key)
+    with _services_lock:
+        services = _services(registry)
+        metrics = services.get(prefix)
         if metrics is None:
-            metrics = ServiceMetrics(
+            metrics = services[prefix] = ServiceMetrics(
                 Counter(f"{prefix}_requests_total", f"Requests handled by {service}, by outcome.",
                         ["method", "outcome"], registry=registry),
                 Histogram(f"{prefix}_request_duration_seconds",
                           f"Time {service} took to handle a request.", ["method"],
                           buckets=BUCKETS, registry=registry),
             )
-            _cache[key] = metrics
         return metrics
 
 

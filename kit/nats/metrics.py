@@ -28,6 +28,7 @@ from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from kit.middleware.metrics import BUCKETS
+from kit.registries import per_registry
 
 OUTCOMES = ("acked", "nakd", "dead_lettered", "skipped")
 
@@ -105,33 +106,25 @@ class ConsumerMetricFamilies:
     ack_pending: Gauge
 
 
-_FAMILIES: dict[int, ConsumerMetricFamilies] = {}
-_LOCK = threading.Lock()
-
-
+@per_registry
 def consumer_metric_families(registry: CollectorRegistry = REGISTRY) -> ConsumerMetricFamilies:
     """The consumer metric families of ``registry``, created on first use."""
-    with _LOCK:
-        families = _FAMILIES.get(id(registry))
-        if families is None:
-            labels = ["stream", "consumer"]
-            families = ConsumerMetricFamilies(
-                received=Counter("jetstream_consumer_received", "Messages delivered to the consumer",
-                                 labels, registry=registry),
-                messages=Counter("jetstream_consumer_messages", "Deliveries handled, by outcome",
-                                 [*labels, "outcome"], registry=registry),
-                redeliveries=Counter("jetstream_consumer_redeliveries",
-                                     "Deliveries of a message after its first", labels, registry=registry),
-                dead_letters=Counter("jetstream_consumer_dead_letters",
-                                     "Messages moved to the dead-letter stream", labels, registry=registry),
-                duration=DurationCollector(registry),
-                lag=Gauge("jetstream_consumer_lag", "Stream messages not yet delivered to the consumer",
-                          labels, registry=registry),
-                ack_pending=Gauge("jetstream_consumer_ack_pending",
-                                  "Messages delivered but not yet acknowledged", labels, registry=registry),
-            )
-            _FAMILIES[id(registry)] = families
-        return families
+    labels = ["stream", "consumer"]
+    return ConsumerMetricFamilies(
+        received=Counter("jetstream_consumer_received", "Messages delivered to the consumer",
+                         labels, registry=registry),
+        messages=Counter("jetstream_consumer_messages", "Deliveries handled, by outcome",
+                         [*labels, "outcome"], registry=registry),
+        redeliveries=Counter("jetstream_consumer_redeliveries",
+                             "Deliveries of a message after its first", labels, registry=registry),
+        dead_letters=Counter("jetstream_consumer_dead_letters",
+                             "Messages moved to the dead-letter stream", labels, registry=registry),
+        duration=DurationCollector(registry),
+        lag=Gauge("jetstream_consumer_lag", "Stream messages not yet delivered to the consumer",
+                  labels, registry=registry),
+        ack_pending=Gauge("jetstream_consumer_ack_pending",
+                          "Messages delivered but not yet acknowledged", labels, registry=registry),
+    )
 
 
 class ConsumerMetrics:

@@ -64,6 +64,7 @@ def test_a_replayed_projection_equals_the_live_read_model(system: System) -> Non
     system.start_all()
     placed = mixed_orders(system, 12)
     system.wait_final([*placed, cancelled])
+    system.wait_caught_up([*placed, cancelled])
     live = system.snapshot()
     assert len(live[0]) == 13
 

@@ -173,6 +173,21 @@ class System:
         wait_for(done, timeout, lambda: f"orders not final: {self.describe(order_ids)}")
         return {order_id: self.projected(order_id) for order_id in order_ids}  # type: ignore[misc]
 
+    def wait_caught_up(self, order_ids: list[str], timeout: float = 30.0) -> None:
+        """Wait until the read model holds every event the store has for these orders.
+
+        An order can be final in the read model while a last event (the saga's closing one, say)
+        is still on its way to the projection.
+        """
+
+        def done() -> bool:
+            with self.engine.connect() as conn:
+                versions = dict(conn.execute(select(orders.c.order_id, orders.c.version)
+                                             .where(orders.c.order_id.in_(order_ids))).all())
+            return all(versions.get(order_id) == len(self.events(order_id)) for order_id in order_ids)
+
+        wait_for(done, timeout, lambda: f"read model behind the store: {self.describe(order_ids)}")
+
     def describe(self, order_ids: list[str]) -> str:
         lines = []
         for order_id in order_ids:

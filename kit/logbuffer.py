@@ -6,11 +6,16 @@ handler formats in the caller (so the line carries the caller's context, such as
 appends it to a buffer, and a daemon thread writes the buffer out every ``interval`` seconds.
 WARNING and above, and a full buffer, are written at once; the buffer is flushed at exit. The price
 is that a process killed with SIGKILL may lose up to ``interval`` seconds of INFO lines.
+
+Callers take no lock: ``logging.Handler.handle`` would hold the handler's lock while formatting, so
+request threads queue up behind each other's formatting. Lines go into a deque (appends and pops are
+atomic under the interpreter lock) and only the writers of the stream serialise.
 """
 
 from __future__ import annotations
 
 import atexit
+import collections
 import logging
 import threading
 from typing import IO
@@ -26,12 +31,22 @@ class BufferedStreamHandler(logging.Handler):
         self.interval = interval
         self.max_lines = max_lines
         self.immediate_level = immediate_level
-        self._lines: list[str] = []
+        self._lines: collections.deque[str] = collections.deque()
+        self._write_lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
         self._thread.start()
         atexit.register(self.close)
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Filter and emit ``record`` without taking the handler's lock (see the module docstring)."""
+        passed: object = self.filter(record)
+        if isinstance(passed, logging.LogRecord):
+            record = passed  # a filter may hand back a replacement record (Python 3.12+)
+        if passed:
+            self.emit(record)
+        return bool(passed)
 
     def emit(self, record: logging.LogRecord) -> None:
         """Format the record now; write it with the next batch (at once if urgent)."""
@@ -41,18 +56,21 @@ class BufferedStreamHandler(logging.Handler):
             self.handleError(record)
             return
         lines = self._lines
-        lines.append(line)  # list.append is atomic under the interpreter lock
+        lines.append(line)
         if record.levelno >= self.immediate_level or len(lines) >= self.max_lines:
             self.flush()
 
     def flush(self) -> None:
         """Write every buffered line now."""
-        with self.lock or threading.Lock():
-            lines, self._lines = self._lines, []
-            if not lines:
+        with self._write_lock:
+            lines = self._lines
+            count = len(lines)
+            if not count:
                 return
+            popleft = lines.popleft
+            text = "\n".join([popleft() for _ in range(count)]) + "\n"
             try:
-                self.stream.write("\n".join(lines) + "\n")
+                self.stream.write(text)
                 self.stream.flush()
             except (OSError, ValueError):
                 pass  # a closed or broken stream must never break the program that logs

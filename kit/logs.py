@@ -26,6 +26,11 @@ FORMAT_ENV = "EVENTSTREAM_LOG_FORMAT"
 FORMATS = ("logfmt", "json")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
+# Set by the request logging middleware on its records: (the request fields, the number of record
+# attributes once set). While that number still holds, nothing else was added to the record and the
+# fields need not be searched for among its attributes.
+REQUEST_FIELDS = "_kit_request_fields"
+
 # Attributes every LogRecord has; anything else on a record came from ``extra``.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -44,18 +49,17 @@ def _timestamp(created: float) -> str:
     return f"{prefix}.{int((created - second) * 1000):03d}Z"
 
 
-def record_fields(record: logging.LogRecord) -> dict[str, Any]:
-    """The ordered fields of a structured line: ts, level, logger, msg, extras, trace_id, exc."""
-    fields: dict[str, Any] = {
-        "ts": _timestamp(record.created),
-        "level": record.levelname.lower(),
-        "logger": record.name,
-        "msg": record.getMessage(),
-    }
-    for key, value in record.__dict__.items():
+def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The fields after ts, level, logger and msg: the record's extras with a value, the trace id."""
+    attrs = record.__dict__
+    marked = attrs.get(REQUEST_FIELDS)
+    if marked is not None and marked[1] == len(attrs):
+        extras: dict[str, Any] = marked[0]
         # A field without a value (no trace id outside a traced request) is left out of the line.
-        if value is not None and key not in _STANDARD and key[:1] != "_":
-            fields[key] = value
+        fields = {key: value for key, value in extras.items() if value is not None}
+    else:
+        fields = {key: value for key, value in attrs.items()
+                  if value is not None and key not in _STANDARD and key[:1] != "_"}
     if "trace_id" not in fields:
         trace = kit_context.current().trace
         if trace is not None:
@@ -65,17 +69,37 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
     return fields
 
 
+def record_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The ordered fields of a structured line: ts, level, logger, msg, extras, trace_id, exc."""
+    fields: dict[str, Any] = {
+        "ts": _timestamp(record.created),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "msg": record.getMessage(),
+    }
+    fields.update(_extra_fields(record))
+    return fields
+
+
 # Unquoted logfmt values must not hold whitespace, '=', quotes, backslashes or control characters.
 _NEEDS_QUOTES = re.compile(r'[\s="\\\x00-\x1f\x7f]')
+_needs_quotes = _NEEDS_QUOTES.search
 
 
 def _logfmt_value(value: Any) -> str:
-    if value is None:
+    kind = type(value)
+    text: str
+    if kind is str:
+        text = value
+    elif kind is float or kind is int:
+        return str(value)
+    elif value is None:
         return ""
-    if value is True or value is False:
+    elif value is True or value is False:
         return "true" if value else "false"
-    text = value if type(value) is str else str(value)
-    if text and not _NEEDS_QUOTES.search(text):
+    else:
+        text = str(value)
+    if text and not _needs_quotes(text):
         return text
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return '"' + escaped.replace("\r", "\\r").replace("\t", "\\t") + '"'
@@ -83,7 +107,7 @@ def _logfmt_value(value: Any) -> str:
 
 def logfmt(fields: Mapping[str, Any]) -> str:
     """Render fields as one logfmt line: ``key=value`` pairs, values quoted when they need it."""
-    return " ".join(f"{key}={_logfmt_value(value)}" for key, value in fields.items())
+    return " ".join([f"{key}={_logfmt_value(value)}" for key, value in fields.items()])
 
 
 def parse_logfmt(line: str) -> dict[str, str]:
@@ -125,9 +149,24 @@ def parse_logfmt(line: str) -> dict[str, str]:
 class LogfmtFormatter(logging.Formatter):
     """Formats records as logfmt lines."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._heads: dict[tuple[str, str, str], str] = {}
+
     def format(self, record: logging.LogRecord) -> str:
         """One logfmt line for the record."""
-        return logfmt(record_fields(record))
+        message = record.getMessage()
+        # "level=... logger=... msg=..." repeats line after line: render it once per combination.
+        key = (record.levelname, record.name, message)
+        head = self._heads.get(key)
+        if head is None:
+            head = logfmt({"level": record.levelname.lower(), "logger": record.name, "msg": message})
+            if len(self._heads) < 1024:
+                self._heads[key] = head
+        extras = _extra_fields(record)
+        if not extras:
+            return f"ts={_timestamp(record.created)} {head}"
+        return f"ts={_timestamp(record.created)} {head} {logfmt(extras)}"
 
 
 class JSONFormatter(logging.Formatter):

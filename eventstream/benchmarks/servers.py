@@ -100,6 +100,9 @@ def grpc_kit_handler(tracer: Tracer) -> grpc.RpcMethodHandler[empty_pb2.Empty, e
 
 
 class _Sink(BaseHTTPRequestHandler):
+    # Keep-alive, as a real Zipkin answers: the reporter reuses one connection for every batch.
+    protocol_version = "HTTP/1.1"
+
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(202)
@@ -114,7 +117,7 @@ def main(argv: list[str]) -> None:
     """Serve the KIND given on the command line until killed."""
     kind, port = argv[0], int(argv[1])
     zipkin_url = argv[2] if len(argv) > 2 else None
-    kit.logs.configure("INFO", "logfmt")
+    kit.logs.configure()  # EVENTSTREAM_LOG_LEVEL / _FORMAT, INFO and logfmt by default
     if kind == "zipkin-sink":
         ThreadingHTTPServer(("127.0.0.1", port), _Sink).serve_forever()
     tracer = tracer_from_env(f"bench-{kind}", zipkin_url, 1.0) if zipkin_url else kit.tracing.NOOP_TRACER

@@ -5,7 +5,8 @@
 ``kit.tracing.Tracer``; ``HTTPReporter`` batches spans to ``<zipkin-url>/api/v2/spans``;
 ``kit.zipkin.b3`` reads and writes B3 headers for any carrier (HTTP, gRPC metadata, NATS headers).
 
-Spans are built by kit (contextvars, one object per span); py-zipkin encodes them (V2_JSON) and its
+Spans are built by kit (contextvars, one object per span) and encoded as Zipkin v2 JSON a batch at a
+time (``kit.zipkin.encoding``, held equal to py-zipkin's V2_JSON encoding by the tests); py-zipkin's
 transport base class shapes the HTTP transport.
 """
 

@@ -25,7 +25,6 @@ SAMPLED = "x-b3-sampled"
 FLAGS = "x-b3-flags"
 SINGLE = "b3"
 
-_KEYS = (SINGLE, TRACE_ID, SPAN_ID, PARENT_SPAN_ID, SAMPLED, FLAGS)
 _FIRST = frozenset("bBxX")
 _HEX = frozenset("0123456789abcdef")
 _SAMPLED_VALUES: Mapping[str, bool] = {"1": True, "0": False, "true": True, "false": False}
@@ -56,25 +55,19 @@ def _valid_id(value: str, *, trace: bool = False) -> bool:
 def _b3_items(headers: Mapping[str, str]) -> dict[str, str]:
     """The B3 entries of ``headers`` with lower-cased keys and stripped, lower-cased values.
 
-    A ``dict`` (gRPC metadata, NATS headers) is scanned, so any key case matches. Other mappings
-    are header views that look keys up case-insensitively themselves (werkzeug's ``Headers``, the
-    HTTP adapter's WSGI view), so asking for the six B3 keys is enough and much cheaper than
-    walking a WSGI environ.
+    The carrier is read in one pass over its items, so any key case matches. Asking a header view
+    for each B3 key instead costs more: most requests carry none, and a ``Mapping.get`` that misses
+    raises and catches a KeyError inside (the HTTP adapter's WSGI view builds its items in one pass
+    over the environ for exactly this reader).
     """
     found: dict[str, str] = {}
-    if isinstance(headers, dict):
-        for key, value in headers.items():
-            # Most carrier keys start with neither "b" nor "x": skip them before lower-casing.
-            if not isinstance(key, str) or key[:1] not in _FIRST or not isinstance(value, str):
-                continue
-            lowered = key.lower()
-            if lowered == SINGLE or lowered.startswith("x-b3-"):
-                found[lowered] = value.strip().lower()
-        return found
-    for key in _KEYS:
-        value = headers.get(key)
-        if isinstance(value, str):
-            found[key] = value.strip().lower()
+    for key, value in headers.items():
+        # Most carrier keys start with neither "b" nor "x": skip them before lower-casing.
+        if not isinstance(key, str) or key[:1] not in _FIRST or not isinstance(value, str):
+            continue
+        lowered = key.lower()
+        if lowered == SINGLE or lowered.startswith("x-b3-"):
+            found[lowered] = value.strip().lower()
     return found
 
 
@@ -131,7 +124,7 @@ def _parse_multi(found: Mapping[str, str]) -> Extracted:
 
 def extract(headers: Mapping[str, str] | None) -> Extracted:
     """Read a B3 context from ``headers`` (any key case); malformed or absent input gives ``EMPTY``."""
-    if not headers:
+    if headers is None:
         return EMPTY
     try:
         found = _b3_items(headers)

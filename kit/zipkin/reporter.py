@@ -2,7 +2,7 @@
 
 ``HTTPReporter.report`` only appends to a bounded queue (a deque; appends are atomic under the GIL,
 so no lock is taken on the request path). A daemon thread wakes every ``flush_interval`` or when a
-batch is full, encodes the spans with py-zipkin and POSTs them as Zipkin v2 JSON to
+batch is full, encodes the whole batch at once and POSTs them as Zipkin v2 JSON to
 ``<zipkin-url>/api/v2/spans`` with short timeouts. When the collector is down or slow the queue
 fills and further spans are dropped and counted (``kit_tracing_spans_dropped_total{reason}`` and
 ``HTTPReporter.dropped``); requests never wait for Zipkin.
@@ -15,33 +15,27 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import urllib3
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 from py_zipkin.transport import BaseTransportHandler
 
-from kit.zipkin.encoding import encode_span, encode_spans
+from kit.registries import per_registry
+from kit.zipkin.encoding import encode_batch, span_dict
 from kit.zipkin.span import ZipkinSpan
 
 log = logging.getLogger(__name__)
 
-_counters: dict[int, Counter] = {}
-_counters_lock = threading.Lock()
-
-
+@per_registry
 def dropped_counter(registry: CollectorRegistry = REGISTRY) -> Counter:
     """The ``kit_tracing_spans_dropped_total{reason}`` counter of ``registry`` (created once)."""
-    with _counters_lock:
-        counter = _counters.get(id(registry))
-        if counter is None:
-            counter = Counter(
-                "kit_tracing_spans_dropped",
-                "Spans dropped before reaching Zipkin (queue full, send failed, closed).",
-                ["reason"],
-                registry=registry,
-            )
-            _counters[id(registry)] = counter
-        return counter
+    return Counter(
+        "kit_tracing_spans_dropped",
+        "Spans dropped before reaching Zipkin (queue full, send failed, closed).",
+        ["reason"],
+        registry=registry,
+    )
 
 
 def spans_endpoint(zipkin_url: str) -> str:
@@ -151,21 +145,42 @@ class HTTPReporter:
             return batch
 
     def _send(self, batch: list[ZipkinSpan]) -> None:
-        encoded: list[str] = []
+        encoded: list[dict[str, Any]] = []
         for span in batch:
             try:
-                encoded.append(encode_span(span))
+                encoded.append(span_dict(span))
             except Exception:
                 log.warning("dropping a span that cannot be encoded: %r", span, exc_info=True)
                 self._drop(1, self._dropped_failed)
         if not encoded:
             return
+        body: bytes | None
         try:
-            self._transport(encode_spans(encoded))
+            body = encode_batch(encoded)
+        except (TypeError, ValueError):
+            body = self._encode_one_by_one(encoded)
+        if body is None:
+            return
+        try:
+            self._transport(body)
             self.sent += len(encoded)
         except Exception as exc:
             log.warning("zipkin unreachable, dropping %d spans: %s", len(encoded), exc)
             self._drop(len(encoded), self._dropped_failed)
+
+    def _encode_one_by_one(self, encoded: list[dict[str, Any]]) -> bytes | None:
+        """The batch without the spans JSON cannot hold (a tag set to an odd value), which are dropped."""
+        kept: list[dict[str, Any]] = []
+        for span in encoded:
+            try:
+                encode_batch((span,))
+            except (TypeError, ValueError):
+                log.warning("dropping a span that cannot be encoded: %r", span)
+                self._drop(1, self._dropped_failed)
+                continue
+            kept.append(span)
+        encoded[:] = kept
+        return encode_batch(kept) if kept else None
 
     def _run(self) -> None:
         while True:

@@ -3,8 +3,8 @@
 Spans are built here rather than with py-zipkin's ``zipkin_span``: that one keeps its state in
 thread-locals (kit propagates context with ``contextvars``, which also follow asyncio tasks) and does
 more work per span than a request path can afford. A span is its own context manager, so opening one
-allocates one object; py-zipkin encodes the finished spans to Zipkin v2 JSON in the reporter's
-background thread (see ``kit.zipkin.encoding``).
+allocates one object; the reporter's background thread encodes the finished spans to Zipkin v2 JSON
+(see ``kit.zipkin.encoding``).
 """
 
 from __future__ import annotations

@@ -90,3 +90,20 @@ def test_logfmt_round_trips(fields):
     line = logs.logfmt(fields)
     assert "\n" not in line
     assert logs.parse_logfmt(line) == fields
+
+
+def test_request_lines_match_the_generic_rendering_of_the_same_record():
+    logger = logging.getLogger("test.format.request")
+    fields = {"method": "Create Order", "duration_ms": 1.5, "outcome": "not_found",
+              "error": 'no "order"', "trace_id": None}
+    record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, "request", (), None,
+                               None, fields)
+    record.__dict__[logs.REQUEST_FIELDS] = (fields, len(record.__dict__) + 1)
+    for formatter in (logs.LogfmtFormatter(), logs.JSONFormatter()):
+        marked = formatter.format(record)
+        del record.__dict__[logs.REQUEST_FIELDS]
+        generic = formatter.format(record)
+        record.__dict__[logs.REQUEST_FIELDS] = (fields, len(record.__dict__) + 1)
+        assert marked == generic
+        assert formatter.format(record) == marked  # the cached line head renders alike
+    assert "trace_id" not in logs.parse_logfmt(logs.LogfmtFormatter().format(record))

@@ -93,3 +93,38 @@ def test_the_nop_logger_writes_nothing():
     endpoint = logging_middleware(logger, "CreateOrder")(create_order)
     assert endpoint({}) == "order-1"
     assert not logger.isEnabledFor(logging.CRITICAL)
+
+
+def test_request_records_look_like_the_ones_logging_makes():
+    logger = logging.getLogger("test.orders.record")
+    endpoint = logging_middleware(logger, "CreateOrder")(create_order)
+    with capture_logs(logger) as logs:
+        endpoint({})
+        endpoint({})  # the second record comes from the template the first one made
+    reference = logger.makeRecord(logger.name, logging.INFO, __file__, 0, "request", (), None,
+                                  "CreateOrder", {"method": "CreateOrder"})
+    for record in logs.records:
+        assert set(vars(reference)) - {"method"} <= set(vars(record))
+        assert (record.levelname, record.name, record.getMessage()) == ("INFO", logger.name, "request")
+        assert record.funcName == "CreateOrder"
+        assert record.threadName == reference.threadName
+        assert record.process == reference.process
+        assert abs(record.created - reference.created) < 60
+        assert record.method == "CreateOrder"
+        assert record.outcome == "ok"
+
+
+def test_fields_a_filter_adds_to_a_request_record_reach_the_line():
+    logger = logging.getLogger("test.orders.filtered")
+    endpoint = logging_middleware(logger, "CreateOrder")(create_order)
+
+    def add_tenant(record: logging.LogRecord) -> bool:
+        record.tenant = "acme"
+        return True
+
+    with capture_logs(logger) as logs:
+        logs.addFilter(add_tenant)
+        endpoint({})
+    (fields,) = logs.fields()
+    assert fields["tenant"] == "acme"
+    assert fields["method"] == "CreateOrder"

@@ -109,3 +109,18 @@ def test_a_reporter_needs_somewhere_to_send():
         assert "zipkin_url" in str(exc)
     else:
         raise AssertionError("HTTPReporter() without a destination was accepted")
+
+
+def test_a_span_json_cannot_hold_is_dropped_and_counted_the_rest_delivered():
+    registry = CollectorRegistry()
+    transport = MemoryTransport()
+    reporter = HTTPReporter(transport=transport, flush_interval=3600, registry=registry)
+    good, bad = finished_spans(2)
+    bad.tags["weird"] = object()  # type: ignore[assignment]  # bypasses tag(), which stringifies
+    reporter.report(good)
+    reporter.report(bad)
+    assert reporter.flush(5)
+    assert [[span["name"] for span in batch] for batch in transport.batches] == [[good.name]]
+    assert reporter.dropped == 1
+    assert dropped(registry, "send_failed") == 1
+    reporter.close()

@@ -50,7 +50,7 @@ class SagaCoordinator:
 
     def handle(self, event: RecordedEvent) -> SagaState:
         """React to an order event: take the order's next steps, record the transition."""
-        return self._advance(event.aggregate_id, event.event_id, event.event_type)
+        return self._advance(event.aggregate_id, event.event_id, event.event_type, event)
 
     def sweep(self, limit: int = 100) -> int:
         """Advance the sagas of orders past their deadline; how many were looked at."""
@@ -62,9 +62,15 @@ class SagaCoordinator:
                 log.warning("saga of order %s could not time out now: %s", order_id, exc.message)
         return len(due)
 
-    def _advance(self, order_id: str, handled_id: str, handled_type: str) -> SagaState:
-        for _ in range(ATTEMPTS):
-            history = self._orders.load(order_id)
+    def _advance(self, order_id: str, handled_id: str, handled_type: str,
+                 event: RecordedEvent | None = None) -> SagaState:
+        for attempt in range(ATTEMPTS):
+            # The history known up to the handled event spares a read; a stale one makes the
+            # append conflict (or finds the step stored already), and the next attempt re-reads.
+            if attempt == 0 and event is not None:
+                history = self._orders.at(event)
+            else:
+                history = self._orders.load(order_id)
             if history is None:
                 raise Unavailable(f"order {order_id} is not in the event store (yet)")
             timed_out = self._clock() >= history.order.created_on + self.timeout

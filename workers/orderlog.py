@@ -1,8 +1,15 @@
 """An order's stored history and the decisions workers append to it, idempotently.
 
-Workers decide from the order as the event store has it (``load``), never from the message alone,
-and append their decision with a deterministic event id (``decision_id``: one id per order and
-step, e.g. "payment" or "refund") at the order's version as the expected version. So a redelivered
+Workers decide from the order as the event store has it, never from a message alone: the history
+``load`` reads, or, to spare that read for a worker that sees every event of an order (the saga),
+the one ``at`` gives: the history this process last read or appended, followed by the event being
+handled when it is the next version. Such a history may miss events stored since; deciding from it
+is safe all the same, because every decision is appended at the history's version: a stale one gets
+``Conflict`` (or, if the same decision was stored meanwhile, is recognised as it), and the worker
+re-reads with ``load``.
+
+Decisions are appended with a deterministic event id (``decision_id``: one id per order and step,
+e.g. "payment" or "refund") at the order's version as the expected version. So a redelivered
 message finds its decision already taken, two instances racing on one order cannot both decide
 (one append wins, the other gets ``Conflict`` and re-reads), and a retried append of the same
 decision is recognised by the store and kept once.
@@ -10,7 +17,9 @@ decision is recognised by the store and kept once.
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,8 +58,8 @@ class OrderHistory:
                 return event
         return None
 
-    def then(self, recorded: RecordedEvent, event: DomainEvent) -> OrderHistory:
-        """The history after ``recorded`` (the stored form of ``event``)."""
+    def then(self, recorded: RecordedEvent, event: DomainEvent | None) -> OrderHistory:
+        """The history after ``recorded`` (the stored form of ``event``; None for an unknown type)."""
         return OrderHistory(self.order.apply(event), (*self.events, recorded))
 
 
@@ -64,15 +73,54 @@ def rebuild(recorded: Sequence[RecordedEvent]) -> OrderHistory | None:
     return None if order is None else OrderHistory(order, tuple(recorded))
 
 
+RECENT = 4096
+"""How many orders' latest known histories an ``OrderLog`` keeps for ``at``."""
+
+
 class OrderLog:
     """Reads orders from, and appends decisions to, an ``EventStore``."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, recent: int = RECENT) -> None:
         self._store = store
+        self._recent: OrderedDict[str, OrderHistory] = OrderedDict()
+        self._recent_size = recent
+        self._lock = threading.Lock()
 
     def load(self, order_id: str) -> OrderHistory | None:
         """The order's history, or None if the store has no events for it."""
-        return rebuild(self._store.load(order_id))
+        history = rebuild(self._store.load(order_id))
+        return None if history is None else self._remember(history)
+
+    def at(self, event: RecordedEvent) -> OrderHistory | None:
+        """A history of ``event``'s order up to ``event`` at least, read from the store if need be.
+
+        It may miss events stored since (see the module docstring): decide from it, append at its
+        version, and ``load`` on ``Conflict``.
+        """
+        with self._lock:
+            known = self._recent.get(event.aggregate_id)
+        if known is not None:
+            if known.order.version >= event.version:
+                return known
+            if known.order.version == event.version - 1:
+                try:
+                    decoded = events.decode(event.event_type, event.event_data, event.aggregate_id)
+                    return self._remember(known.then(event, decoded))
+                except (InvalidHistory, ValueError):
+                    pass  # read the stored history instead, which reports what is wrong with it
+        return self.load(event.aggregate_id)
+
+    def _remember(self, history: OrderHistory) -> OrderHistory:
+        """Keep ``history`` as the order's latest known one, unless a later one is known."""
+        order_id = history.order.order_id
+        with self._lock:
+            known = self._recent.get(order_id)
+            if known is None or known.order.version <= history.order.version:
+                self._recent[order_id] = history
+                self._recent.move_to_end(order_id)
+                if len(self._recent) > self._recent_size:
+                    self._recent.popitem(last=False)
+        return history
 
     def append(self, history: OrderHistory, event: DomainEvent, step: str) -> OrderHistory:
         """Append ``event`` as the order's ``step`` at its current version; the history after it.
@@ -86,7 +134,7 @@ class OrderLog:
                      event_data=events.encode(event), correlation_id=order_id),
             history.order.version)
         if recorded.version == history.order.version + 1:
-            return history.then(recorded, event)
+            return self._remember(history.then(recorded, event))
         reloaded = self.load(order_id)
         if reloaded is None:  # the store just returned an event of this order
             raise Internal(f"order {order_id} vanished from the event store")

@@ -116,6 +116,9 @@ class Supervisor:
         self.children: dict[str, Child] = {}
         self._say = say or (lambda message: print(message, flush=True))
         self._stopping = threading.Event()
+        # Held while a child is relaunched, so stopping never runs between the decision to restart
+        # a child and its launch (which would leave the new process running).
+        self._restarting = threading.Lock()
 
     def start(self, spec: ChildSpec) -> Child:
         """Launch a child and wait until it is ready."""
@@ -154,9 +157,12 @@ class Supervisor:
                     child.restart_at = now + delay
                     self._say(f"{child.spec.name} exited with code {code}; restarting in {delay:.0f}s")
                 elif now >= child.restart_at:
-                    child.restarts += 1
-                    child.restart_at = None
-                    child.launch()
+                    with self._restarting:
+                        if self._stopping.is_set():
+                            return
+                        child.restart_at = None
+                        child.launch()
+                        child.restarts += 1
                     self._say(f"{child.spec.name} restarted (restart #{child.restarts})")
 
     def stop_watching(self) -> None:
@@ -166,6 +172,8 @@ class Supervisor:
     def stop_all(self, order: Sequence[str]) -> None:
         """Stop the named children in order, then any others."""
         self.stop_watching()
+        with self._restarting:
+            pass  # a relaunch under way has finished; no other one starts now
         names = [*order, *(n for n in self.children if n not in order)]
         for name in names:
             child = self.children.get(name)

@@ -218,8 +218,12 @@ class PullLoop:
     async def _consume(self, client: Client, js: JetStreamContext) -> None:
         sub: JetStreamContext.PullSubscription | None = None
         failures = 0
-        keepers = [asyncio.create_task(self._keep_in_progress()),
-                   asyncio.create_task(self._refresh_lag(js))]
+        # The keepers stop when ``leaving`` is set, not only when cancelled: on Python 3.11 a
+        # ``wait_for`` whose awaitable completes as it is cancelled swallows the cancellation, and
+        # a keeper inside a NATS request would then loop on forever.
+        leaving = asyncio.Event()
+        keepers = [asyncio.create_task(self._keep_in_progress(leaving)),
+                   asyncio.create_task(self._refresh_lag(js, leaving))]
         try:
             while not self._stop.is_set() and not client.is_closed:
                 if not client.is_connected:
@@ -252,9 +256,10 @@ class PullLoop:
                     continue
                 self._dispatch(messages)
         finally:
+            leaving.set()
             for keeper in keepers:
                 keeper.cancel()
-            await asyncio.gather(*keepers, return_exceptions=True)
+            await asyncio.wait(keepers)
             if sub is not None and not client.is_closed:
                 await self._unsubscribe(sub)
 
@@ -451,10 +456,10 @@ class PullLoop:
 
     # -- background upkeep -------------------------------------------------------------------------
 
-    async def _keep_in_progress(self) -> None:
+    async def _keep_in_progress(self, leaving: asyncio.Event) -> None:
         """Tell the server every ``heartbeat`` seconds that unsettled messages are still being handled."""
         heartbeat = self._s.heartbeat
-        while True:
+        while not leaving.is_set():
             await asyncio.sleep(heartbeat / 2)
             now = time.monotonic()
             for key, (raw, message, since) in list(self._unsettled.items()):
@@ -466,9 +471,9 @@ class PullLoop:
                     if key in self._unsettled:
                         self._unsettled[key] = (raw, message, now)
 
-    async def _refresh_lag(self, js: JetStreamContext) -> None:
+    async def _refresh_lag(self, js: JetStreamContext, leaving: asyncio.Event) -> None:
         """Refresh the lag gauges; re-subscribe if the consumer has disappeared."""
-        while True:
+        while not leaving.is_set():
             await asyncio.sleep(self._s.lag_interval)
             try:
                 info = await js.consumer_info(self._s.stream, self._s.durable, timeout=2)

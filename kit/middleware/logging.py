@@ -40,6 +40,16 @@ def _trace_id() -> str | None:
     return None if trace is None else trace.trace_id
 
 
+def _standard_record(logger: logging.Logger, level: int, method: str, fields: dict[str, object],
+                     exc_info: Any = None) -> logging.LogRecord:
+    """A request record made by ``Logger.makeRecord``, marked with its fields for the formatters."""
+    # Records are built directly: ``Logger.log`` would walk the stack to find the caller, which
+    # costs more than the rest of the line, and the caller is always this middleware anyway.
+    record = logger.makeRecord(logger.name, level, __file__, 0, "request", (), exc_info, method, fields)
+    record.__dict__[REQUEST_FIELDS] = (fields, len(record.__dict__) + 1)
+    return record
+
+
 class _RecordMaker:
     """Builds the request records of one logger and level, as ``Logger.makeRecord`` would.
 
@@ -59,18 +69,8 @@ class _RecordMaker:
         self._template: dict[str, Any] | None = None
         self._start = 0.0
 
-    def _slow(self, level: int, fields: dict[str, object],
-              exc_info: Any = None) -> logging.LogRecord:
-        # Records are built directly: ``Logger.log`` would walk the stack to find the caller, which
-        # costs more than the rest of the line, and the caller is always this middleware anyway.
-        logger = self._logger
-        record = logger.makeRecord(logger.name, level, __file__, 0, "request", (), exc_info,
-                                   self._method, fields)
-        record.__dict__[REQUEST_FIELDS] = (fields, len(record.__dict__) + 1)
-        return record
-
     def _refresh(self) -> dict[str, Any] | None:
-        template = dict(vars(self._slow(self._level, {})))
+        template = dict(vars(_standard_record(self._logger, self._level, self._method, {})))
         del template[REQUEST_FIELDS]
         usable = (type(self._logger).makeRecord is logging.Logger.makeRecord
                   and set(template) == _RECORD_ATTRS and template["process"] == os.getpid())
@@ -86,7 +86,7 @@ class _RecordMaker:
             # After a fork the process id differs; anything unusual takes the standard path.
             template = self._refresh()
             if template is None:
-                return self._slow(self._level, fields)
+                return _standard_record(self._logger, self._level, self._method, fields)
         record: logging.LogRecord = _new_object(logging.LogRecord)
         attrs = record.__dict__
         attrs.update(template)
@@ -108,7 +108,6 @@ def logging_middleware(
     """Middleware logging every call of ``method`` to ``logger`` at ``level``."""
     perf_counter = time.perf_counter
     records = _RecordMaker(logger, level, method)
-    errors_maker = _RecordMaker(logger, logging.ERROR, method)
     handle = logger.handle
 
     def log_unexpected(exc: Exception, started: float | None) -> None:
@@ -119,7 +118,8 @@ def logging_middleware(
         fields["error"] = f"{type(exc).__name__}: {exc}"
         fields["trace_id"] = _trace_id()
         if logger.isEnabledFor(logging.ERROR):
-            handle(errors_maker._slow(logging.ERROR, fields, (type(exc), exc, exc.__traceback__)))
+            handle(_standard_record(logger, logging.ERROR, method, fields,
+                                    (type(exc), exc, exc.__traceback__)))
 
     def middleware(endpoint: Endpoint[Req, Resp]) -> Endpoint[Req, Resp]:
         def logged(request: Req) -> Resp:

@@ -107,11 +107,6 @@ def encode_span(span: ZipkinSpan) -> str:
     return _dumps(span_dict(span))
 
 
-def encode_spans(encoded: Iterable[str]) -> bytes:
-    """A JSON list of already encoded spans (``encode_span``), as the body of ``POST /api/v2/spans``."""
-    return ("[" + ",".join(encoded) + "]").encode("utf-8")
-
-
 def span_to_json(span: ZipkinSpan) -> dict[str, Any]:
     """The Zipkin v2 JSON object of one span, decoded again (for tests and debugging)."""
     decoded: dict[str, Any] = json.loads(encode_span(span))

@@ -10,8 +10,6 @@ from kit.testing.tracing import RecordingTracer, SpanSchema
 from kit.tracing import SpanKind
 from kit.zipkin.encoding import (
     encode_batch,
-    encode_span,
-    encode_spans,
     py_zipkin_json,
     span_dict,
     span_to_json,
@@ -59,7 +57,7 @@ def test_every_kind_of_span_validates(schema):
 
 
 def test_a_post_body_is_a_valid_list_of_spans(schema):
-    body = encode_spans(encode_span(span) for span in emit_all_kinds().spans)
+    body = encode_batch(span_dict(span) for span in emit_all_kinds().spans)
     decoded = json.loads(body)
     assert len(decoded) == 5
     schema.validate_list(decoded)

@@ -68,9 +68,15 @@ def dead_letter_subject(dead_letter_stream: str, stream: str, consumer: str) -> 
     return f"{dead_letter_stream}.{stream}.{consumer}"
 
 
-async def ensure_dead_letter_stream(js: JetStreamContext, name: str = DEFAULT_STREAM) -> None:
-    """Create the dead-letter stream ``name`` on subjects ``name.>`` unless it exists."""
-    await ensure_stream_async(js, name, [f"{name}.>"], description="Messages consumers gave up on")
+async def ensure_dead_letter_stream(js: JetStreamContext, name: str = DEFAULT_STREAM, *,
+                                    num_replicas: int = 1) -> None:
+    """Create the dead-letter stream ``name`` on subjects ``name.>`` unless it exists.
+
+    ``num_replicas`` should be those of the streams it serves: on a cluster, a dead-letter stream
+    on one node is gone with that node.
+    """
+    await ensure_stream_async(js, name, [f"{name}.>"], description="Messages consumers gave up on",
+                              num_replicas=num_replicas)
 
 
 def dead_letter_headers(

@@ -267,10 +267,24 @@ class PullLoop:
                          old: JetStreamContext.PullSubscription | None) -> JetStreamContext.PullSubscription:
         if old is not None:
             await self._unsubscribe(old)
-        await deadletter.ensure_dead_letter_stream(js, self._s.dead_letter_stream)
+        await self._ensure_dead_letter_stream(js)
         await ensure_consumer(js, self._s.stream, self._config)
         self._stale = False  # only now: a reconnect during the calls above asks for another round
         return await js.pull_subscribe_bind(durable=self._s.durable, stream=self._s.stream)
+
+    async def _ensure_dead_letter_stream(self, js: JetStreamContext) -> None:
+        """Ensure the dead-letter stream, as replicated as the stream consumed; never fatal.
+
+        Consuming must not wait for it: while it is unavailable, a message due for it is nak'd
+        and dead-lettered on a later delivery (``_dead_letter``).
+        """
+        try:
+            source = await js.stream_info(self._s.stream)
+            await deadletter.ensure_dead_letter_stream(js, self._s.dead_letter_stream,
+                                                       num_replicas=source.config.num_replicas or 1)
+        except Exception as exc:
+            _LOG.warning("consumer %s cannot ensure the dead-letter stream %s: %r", self._s.name,
+                         self._s.dead_letter_stream, exc)
 
     async def _unsubscribe(self, sub: JetStreamContext.PullSubscription) -> None:
         """Drop a pull subscription and give back the messages that reached it unfetched.

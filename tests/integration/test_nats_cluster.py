@@ -11,6 +11,8 @@ import time
 import pytest
 
 from kit.nats import JetStreamConsumer, JetStreamPublisher, ensure_stream
+from kit.nats.deadletter import DEFAULT_STREAM
+from kit.nats.streams import connection, run_sync
 from kit.testing.natscluster import NatsCluster
 
 pytestmark = pytest.mark.timeout(180)
@@ -27,6 +29,23 @@ def publish(publisher: JetStreamPublisher, count: int, start: int) -> None:
             except Exception:
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
+
+
+def wait_for_replicas(nats_url: str, stream: str, timeout: float = 30.0) -> int:
+    """The replicas of ``stream`` once it exists."""
+
+    async def replicas() -> int:
+        async with connection(nats_url) as client:
+            info = await client.jetstream().stream_info(stream)
+            return info.config.num_replicas or 1
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return run_sync(replicas())
+        except Exception:
+            assert time.monotonic() < deadline, f"stream {stream} never appeared"
+            time.sleep(0.2)
 
 
 def test_every_message_is_consumed_after_a_node_is_killed(tmp_path):
@@ -47,6 +66,9 @@ def test_every_message_is_consumed_after_a_node_is_killed(tmp_path):
                      for name in seen]
         for consumer in consumers:
             consumer.start()
+        # The dead-letter stream is as replicated as the stream: on one node it would die with it,
+        # and with it every consumer's re-subscription.
+        assert wait_for_replicas(cluster.url, DEFAULT_STREAM) == 3
         publisher = JetStreamPublisher(nats_url=cluster.url)
         try:
             publish(publisher, 100, 0)

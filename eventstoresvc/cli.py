@@ -1,7 +1,7 @@
 """The event store's commands: ``eventstream bootstrap`` and ``eventstream eventstoresvc``.
 
 Every flag has an environment twin (``--db-url`` -> ``EVENTSTREAM_DB_URL``), see
-``eventstream.options``.
+``kit.options``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from types import FrameType
 
 import click
 
-from eventstream.options import option
+from kit.options import option
 
 DEFAULT_DB_URL = "sqlite:///eventstore.db"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import grpc
 
+from contracts import eventstore_pb2 as pb
 from eventstoresvc import grpc as transport
 from eventstoresvc.domain import Event, EventQuery, ExpectedVersion, RecordedEvent
-from eventstream.pb import eventstore_pb2 as pb
 from kit.grpc import GRPCClient, GRPCStreamClient
 from kit.tracing import NOOP_TRACER, Tracer
 

@@ -17,6 +17,8 @@ from datetime import UTC
 
 import grpc
 
+from contracts import eventstore_pb2 as pb
+from contracts import eventstore_pb2_grpc as pb_grpc
 from eventstoresvc.domain import Event, EventQuery, Expectation, ExpectedVersion, Metadata, RecordedEvent
 from eventstoresvc.endpoints import (
     CreateEventRequest,
@@ -26,8 +28,6 @@ from eventstoresvc.endpoints import (
     GetEventsResponse,
     StreamEventsRequest,
 )
-from eventstream.pb import eventstore_pb2 as pb
-from eventstream.pb import eventstore_pb2_grpc as pb_grpc
 from kit.errors import InvalidArgument
 from kit.grpc import GRPCServer, GRPCStreamServer
 from kit.tracing import NOOP_TRACER, Tracer

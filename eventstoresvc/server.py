@@ -16,10 +16,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from contracts import eventstore_pb2
 from eventstoresvc.bootstrap import bootstrap_event_store
 from eventstoresvc.container import Container
 from eventstoresvc.grpc import SERVICE_NAME, register
-from eventstream.pb import eventstore_pb2
 from kit import grpc as kit_grpc
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ SUITES: dict[str, str] = {
     "observability": "eventstream.benchmarks.observability:run",
     "append": "eventstream.benchmarks.append:run",
     "consumer": "eventstream.benchmarks.consumer:run",
-    "orders": "ordersvc.bench:run",
+    "orders": "eventstream.benchmarks.orders:run",
     "e2e": "eventstream.benchmarks.e2e:run",
 }
 

@@ -20,9 +20,9 @@ import click
 from rich.console import Console
 
 from eventstream import preflight
-from eventstream.options import option
 from eventstream.supervisor import ChildSpec, Probe, StartupError, Supervisor
 from eventstream.topology import Topology
+from kit.options import option
 
 WORKERS = ("payment", "projection", "review", "saga")
 

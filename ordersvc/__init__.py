@@ -5,10 +5,11 @@ environment (``EVENTSTREAM_EVENTSTORE_ADDR``, default ``127.0.0.1:50051``;
 ``EVENTSTREAM_ORDERS_DB_URL``, default ``sqlite:///.eventstream/orders.db``;
 ``EVENTSTREAM_ZIPKIN_URL``). ``eventstream ordersvc`` serves HTTP and gRPC together (``cli``).
 
-Layers, inside out: ``money``, ``domain``, ``events``, ``aggregate`` (the domain: no Flask, gRPC or
-SQL), ``ports`` and ``service``, ``endpoints``, the transports ``http`` and ``grpc`` (with
-``requests`` and ``views``), the adapters ``eventstore_client``, ``readmodel``, ``idempotency``,
-``schema``, ``memory``, and the composition root ``container``.
+The order domain itself (money, events, the aggregate, the event store and read model adapters) is
+the ``orders`` package, shared with the workers. Layers here, inside out: ``ports`` (idempotency
+keys) and ``service``, ``endpoints``, the transports ``http`` and ``grpc`` (with ``requests`` and
+``views``), the adapters ``idempotency``, ``schema`` and ``memory``, and the composition root
+``container``.
 """
 
 from __future__ import annotations

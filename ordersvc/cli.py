@@ -1,7 +1,7 @@
 """``eventstream ordersvc``: serve the order API over HTTP (waitress) and gRPC in one process.
 
 Every flag has an environment twin (``--eventstore-addr`` -> ``EVENTSTREAM_EVENTSTORE_ADDR``), see
-``eventstream.options``. SIGTERM / SIGINT stop it gracefully: the gRPC server refuses new calls and
+``kit.options``. SIGTERM / SIGINT stop it gracefully: the gRPC server refuses new calls and
 lets those in flight finish, waitress closes its listener, then the channel and pool are released.
 """
 
@@ -14,7 +14,7 @@ from types import FrameType
 
 import click
 
-from eventstream.options import option
+from kit.options import option
 
 DEFAULT_GRPC_PORT = 50052
 

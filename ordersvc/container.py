@@ -15,14 +15,14 @@ from dependency_injector import containers, providers
 from kit.grpc import dial
 from kit.tracing import Tracer
 from kit.zipkin.config import tracer_from_env
+from orders.engine import make_engine
+from orders.eventstore import GRPCEventStore
+from orders.readmodel import SqlReadModel
 from ordersvc.endpoints import Endpoints, instrumented, make_endpoints
-from ordersvc.engine import make_engine
-from ordersvc.eventstore_client import GRPCEventStore
 from ordersvc.grpc import OrderServiceServicer
 from ordersvc.health import Readiness, database_probe, grpc_health_probe
 from ordersvc.http import build_app
 from ordersvc.idempotency import SqlIdempotencyStore
-from ordersvc.readmodel import SqlReadModel
 from ordersvc.service import EventSourcedOrderService, OrderService
 
 DEFAULT_EVENTSTORE_ADDR = "127.0.0.1:50051"

@@ -16,8 +16,8 @@ import pydantic
 from kit.endpoint import Endpoint, Middleware, chain
 from kit.middleware.logging import logging_middleware
 from kit.middleware.metrics import instrument
-from ordersvc.aggregate import Order
-from ordersvc.ports import OrderPage, OrderQuery, RecordedEvent
+from orders.aggregate import Order
+from orders.ports import OrderPage, OrderQuery, RecordedEvent
 from ordersvc.service import CreateOrder, OrderService
 
 Req = TypeVar("Req")

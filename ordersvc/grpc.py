@@ -13,13 +13,14 @@ from typing import Any
 
 import grpc
 
-from eventstream.pb import ordersvc_pb2 as pb
-from eventstream.pb import ordersvc_pb2_grpc as pb_grpc
+from contracts import ordersvc_pb2 as pb
+from contracts import ordersvc_pb2_grpc as pb_grpc
 from kit import codec
 from kit.grpc import GRPCServer
 from kit.tracing import NOOP_TRACER, Tracer
-from ordersvc import money
-from ordersvc.aggregate import Order
+from orders import money
+from orders.aggregate import Order
+from orders.ports import OrderPage, OrderQuery
 from ordersvc.endpoints import (
     CancelOrderRequest,
     Endpoints,
@@ -27,7 +28,6 @@ from ordersvc.endpoints import (
     OrderHistory,
     OrderHistoryRequest,
 )
-from ordersvc.ports import OrderPage, OrderQuery
 from ordersvc.requests import CreateOrderInput, ListOrdersInput
 from ordersvc.service import CreateOrder
 

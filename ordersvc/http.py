@@ -27,10 +27,11 @@ from kit.http.codecs import read_json_body
 from kit.http.problem import PROBLEM_JSON, problem_document, problem_response
 from kit.middleware.metrics import add_metrics_route
 from kit.tracing import NOOP_TRACER, Tracer
-from ordersvc import jsontext, openapi
-from ordersvc.aggregate import Order
+from orders import jsontext
+from orders.aggregate import Order
+from orders.ports import OrderQuery
+from ordersvc import openapi
 from ordersvc.endpoints import CancelOrderRequest, Endpoints, GetOrderRequest, OrderHistoryRequest
-from ordersvc.ports import OrderQuery
 from ordersvc.requests import ListOrdersInput, parse_create_order
 from ordersvc.service import CreateOrder, IdempotencyKeyReused, check_idempotency_key
 from ordersvc.views import history_view, order_view, page_view

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from kit.errors import Internal, Unavailable
-from ordersvc.engine import WRITE
+from orders.engine import WRITE
 from ordersvc.ports import Reservation
 from ordersvc.schema import idempotency_keys
 

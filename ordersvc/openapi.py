@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ordersvc.domain import (
+from orders.domain import (
     MAX_CODE_LENGTH,
     MAX_ID_LENGTH,
     MAX_ITEMS,
@@ -17,8 +17,8 @@ from ordersvc.domain import (
     MAX_REASON_LENGTH,
     OrderStatus,
 )
-from ordersvc.money import MAX_UNIT_PRICE
-from ordersvc.readmodel import MAX_LIMIT
+from orders.money import MAX_UNIT_PRICE
+from orders.readmodel import MAX_LIMIT
 
 
 def _ref(name: str) -> dict[str, str]:

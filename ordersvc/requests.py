@@ -18,9 +18,9 @@ from pydantic import StrictInt, StrictStr
 
 from kit import codec
 from kit.errors import FieldViolation, InvalidArgument
-from ordersvc import jsontext
-from ordersvc.domain import OrderItem, OrderStatus
-from ordersvc.ports import OrderQuery
+from orders import jsontext
+from orders.domain import OrderItem, OrderStatus
+from orders.ports import OrderQuery
 from ordersvc.service import CreateOrder
 
 

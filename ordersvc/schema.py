@@ -1,57 +1,16 @@
-"""The orders database: the read model (``orders``, ``order_items``) and the idempotency keys.
+"""The order service's own table in the orders database: the idempotency keys of create requests.
 
-``create_schema(engine)`` creates what is missing and is safe to run again; ``eventstream bootstrap
---orders-db-url`` calls it (``ordersvc.schema:create_schema``). Money is stored as whole cents
-(``BigInteger``), exact on every backend.
+``create_schema(engine)`` creates what the order service needs and is missing (this table and the
+read model's, ``orders.schema``) and is safe to run again.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Engine,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-)
+from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table
+
+from orders import schema as read_model
 
 metadata = MetaData()
-
-orders = Table(
-    "orders", metadata,
-    Column("order_id", String(64), primary_key=True),
-    Column("customer_id", String(64), nullable=False),
-    Column("restaurant_id", String(64), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("payment", String(16), nullable=False),
-    Column("created_on", DateTime(timezone=True), nullable=False),
-    Column("amount_cents", BigInteger, nullable=False),
-    Column("rejection_reason", String(500), nullable=False, default=""),
-    Column("cancellation_reason", String(500), nullable=False, default=""),
-    # The last applied event of the order: its version (what makes ``apply`` idempotent) and position.
-    Column("version", Integer, nullable=False),
-    Column("last_position", BigInteger, nullable=False),
-    # The global position of ORDERS.created: unique and increasing, the list's sort key and cursor.
-    Column("created_position", BigInteger, nullable=False, unique=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-Index("ix_orders_customer_position", orders.c.customer_id, orders.c.created_position)
-Index("ix_orders_status_position", orders.c.status, orders.c.created_position)
-
-order_items = Table(
-    "order_items", metadata,
-    Column("order_id", String(64), ForeignKey("orders.order_id", ondelete="CASCADE"), primary_key=True),
-    Column("line", Integer, primary_key=True),
-    Column("code", String(64), nullable=False),
-    Column("name", String(200), nullable=False),
-    Column("unit_price_cents", BigInteger, nullable=False),
-    Column("quantity", Integer, nullable=False),
-)
 
 idempotency_keys = Table(
     "order_idempotency_keys", metadata,
@@ -64,10 +23,12 @@ idempotency_keys = Table(
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the orders database's tables and indexes that do not exist yet."""
+    """Create the read model's tables and the idempotency-key table where they do not exist yet."""
+    read_model.create_schema(engine)
     metadata.create_all(engine, checkfirst=True)
 
 
 def drop_schema(engine: Engine) -> None:
-    """Drop every table of the orders database (tests)."""
+    """Drop the order service's tables, the read model's included (tests)."""
     metadata.drop_all(engine, checkfirst=True)
+    read_model.drop_schema(engine)

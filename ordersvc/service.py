@@ -20,19 +20,11 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from kit.errors import Conflict, FailedPrecondition, FieldViolation, Internal, InvalidArgument, NotFound
-from ordersvc import aggregate, events, jsontext, money
-from ordersvc.aggregate import InvalidHistory, Order
-from ordersvc.domain import OrderItem, is_order_id
-from ordersvc.ports import (
-    EventStore,
-    IdempotencyStore,
-    NewEvent,
-    OrderPage,
-    OrderQuery,
-    ReadModel,
-    RecordedEvent,
-    Reservation,
-)
+from orders import aggregate, events, jsontext, money
+from orders.aggregate import InvalidHistory, Order
+from orders.domain import OrderItem, is_order_id
+from orders.ports import EventStore, NewEvent, OrderPage, OrderQuery, ReadModel, RecordedEvent
+from ordersvc.ports import IdempotencyStore, Reservation
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ordersvc import jsontext, money
-from ordersvc.aggregate import Order
+from orders import jsontext, money
+from orders.aggregate import Order
+from orders.events import item_data
+from orders.ports import OrderPage, RecordedEvent
 from ordersvc.endpoints import OrderHistory
-from ordersvc.events import item_data
-from ordersvc.ports import OrderPage, RecordedEvent
 
 
 def order_view(order: Order) -> dict[str, Any]:

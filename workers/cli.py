@@ -2,7 +2,7 @@
 
 Registered in ``eventstream.cli`` as ``workers.cli:worker``, ``workers.cli:replay``,
 ``workers.cli:saga`` and ``workers.cli:dlq``. Every flag has an environment twin
-(``--nats-url`` -> ``EVENTSTREAM_NATS_URL``), see ``eventstream.options``.
+(``--nats-url`` -> ``EVENTSTREAM_NATS_URL``), see ``kit.options``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 import click
 
-from eventstream.options import option
+from kit.options import option
 from workers.settings import DEFAULT_EVENTSTORE_ADDR, DEFAULT_NATS_URL, DEFAULT_ORDERS_DB_URL
 
 NAMES = ("payment", "projection", "review", "saga")

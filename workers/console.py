@@ -17,12 +17,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ordersvc.ports import ApplyOutcome, RecordedEvent
+from orders.ports import ApplyOutcome, RecordedEvent
 
 
 def show_saga(order_id: str, orders_db_url: str, console: Console | None = None) -> bool:
     """Print the saga of ``order_id`` and its transitions; False if there is none."""
-    from ordersvc.engine import make_engine
+    from orders.engine import make_engine
     from workers.sqlstores import SqlSagaStore
 
     out = console or Console()
@@ -69,9 +69,9 @@ def run_replay(eventstore_addr: str, orders_db_url: str, page_size: int = 500,
     """Rebuild the read model at ``orders_db_url`` from the event store, showing progress."""
     from eventstoresvc.client import EventStoreClient
     from kit.grpc import dial
-    from ordersvc.engine import make_engine
-    from ordersvc.readmodel import SqlReadModel
-    from ordersvc.schema import create_schema
+    from orders.engine import make_engine
+    from orders.readmodel import SqlReadModel
+    from orders.schema import create_schema
     from workers.replay import replay_projection
 
     out = console or Console()

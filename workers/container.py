@@ -13,9 +13,9 @@ from dependency_injector import containers, providers
 from kit.grpc import dial
 from kit.tracing import Tracer
 from kit.zipkin.config import tracer_from_env
-from ordersvc.engine import make_engine
-from ordersvc.eventstore_client import GRPCEventStore
-from ordersvc.readmodel import SqlReadModel
+from orders.engine import make_engine
+from orders.eventstore import GRPCEventStore
+from orders.readmodel import SqlReadModel
 from workers.coordinator import SagaCoordinator
 from workers.endpoints import instrumented, make_endpoint
 from workers.gateway import SimulatedGateway

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from kit.errors import Conflict, Unavailable
-from ordersvc.ports import RecordedEvent
+from orders.ports import RecordedEvent
 from workers.gateway import PaymentGateway
 from workers.orderlog import ATTEMPTS, OrderHistory, OrderLog
 from workers.payment import charge_id

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from kit.endpoint import Endpoint, Middleware, chain
 from kit.middleware.logging import logging_middleware
 from kit.middleware.metrics import instrument
-from ordersvc.ports import RecordedEvent
+from orders.ports import RecordedEvent
 
 LOG = logging.getLogger("workers")
 

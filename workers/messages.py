@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from kit.nats.message import Message
-from ordersvc.ports import RecordedEvent
+from orders.ports import RecordedEvent
 
 
 def _required(message: Message, name: str) -> str:

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kit.errors import Internal
-from ordersvc import aggregate, events
-from ordersvc.aggregate import InvalidHistory, Order
-from ordersvc.events import DomainEvent
-from ordersvc.ports import EventStore, NewEvent, RecordedEvent
+from orders import aggregate, events
+from orders.aggregate import InvalidHistory, Order
+from orders.events import DomainEvent
+from orders.ports import EventStore, NewEvent, RecordedEvent
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://eventstream.local/workers")
 ATTEMPTS = 5

@@ -23,9 +23,9 @@ import enum
 import logging
 
 from kit.errors import Conflict, Unavailable
-from ordersvc.domain import OrderStatus, PaymentStatus
-from ordersvc.events import OrderCreated
-from ordersvc.ports import RecordedEvent
+from orders.domain import OrderStatus, PaymentStatus
+from orders.events import OrderCreated
+from orders.ports import RecordedEvent
 from workers.gateway import Charge, PaymentGateway
 from workers.orderlog import ATTEMPTS, OrderLog, decision_id
 

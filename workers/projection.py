@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from kit.errors import InvalidArgument, Unavailable
-from ordersvc.ports import ApplyOutcome, EventStore, ReadModel, RecordedEvent
+from orders.ports import ApplyOutcome, EventStore, ReadModel, RecordedEvent
 
 
 class ProjectionService:

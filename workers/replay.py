@@ -18,10 +18,10 @@ from sqlalchemy import Engine, delete
 from eventstoresvc.client import EventStoreClient
 from eventstoresvc.domain import EventQuery
 from eventstoresvc.domain import RecordedEvent as StoredEvent
-from ordersvc.engine import WRITE
-from ordersvc.events import STREAM
-from ordersvc.ports import ApplyOutcome, ReadModel, RecordedEvent
-from ordersvc.schema import order_items, orders
+from orders.engine import WRITE
+from orders.events import STREAM
+from orders.ports import ApplyOutcome, ReadModel, RecordedEvent
+from orders.schema import order_items, orders
 from workers.projection import rebuild
 
 PAGE = 500

@@ -15,10 +15,10 @@ import enum
 from collections.abc import Callable, Iterable, Sequence
 
 from kit.errors import Conflict, Unavailable
-from ordersvc.aggregate import Order
-from ordersvc.domain import OrderStatus, PaymentStatus
-from ordersvc.events import DomainEvent, PaymentDebited, ReviewRejected
-from ordersvc.ports import RecordedEvent
+from orders.aggregate import Order
+from orders.domain import OrderStatus, PaymentStatus
+from orders.events import DomainEvent, PaymentDebited, ReviewRejected
+from orders.ports import RecordedEvent
 from workers.orderlog import ATTEMPTS, OrderLog
 
 STEP = "review"

@@ -19,8 +19,8 @@ from kit.endpoint import Endpoint, Middleware
 from kit.errors import Unavailable
 from kit.nats import JetStreamConsumer, ensure_stream, run_until_signal
 from kit.nats.signals import Runnable
-from ordersvc.ports import RecordedEvent
-from ordersvc.schema import create_schema as create_read_model_schema
+from orders.ports import RecordedEvent
+from orders.schema import create_schema as create_read_model_schema
 from workers.container import Container, build, close
 from workers.deadletters import DeadLetterGauge
 from workers.messages import decode_event

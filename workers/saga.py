@@ -19,8 +19,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ordersvc.domain import MAX_REASON_LENGTH, OrderStatus, PaymentStatus
-from ordersvc.events import DomainEvent, OrderCancelled, OrderRejected, PaymentRefunded, ReviewRejected
+from orders.domain import MAX_REASON_LENGTH, OrderStatus, PaymentStatus
+from orders.events import DomainEvent, OrderCancelled, OrderRejected, PaymentRefunded, ReviewRejected
 from workers.orderlog import OrderHistory
 
 TIMEOUT_REASON = "timeout"

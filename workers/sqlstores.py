@@ -1,6 +1,6 @@
 """SQL adapters of the workers' ports, in the orders database: the saga store and the charge ledger.
 
-Both speak SQLAlchemy Core over ``ordersvc.engine`` engines (SQLite, PostgreSQL, CockroachDB).
+Both speak SQLAlchemy Core over ``orders.engine`` engines (SQLite, PostgreSQL, CockroachDB).
 Writing transactions ask for the write lock up front on SQLite (``WRITE``); uniqueness races
 between instances surface as ``IntegrityError`` and are resolved by reading what won. Database
 failures are ``Unavailable``, so the message being handled is redelivered later.
@@ -17,8 +17,8 @@ from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kit.errors import Unavailable
-from ordersvc import money
-from ordersvc.engine import as_utc, transaction
+from orders import money
+from orders.engine import as_utc, transaction
 from workers.gateway import Charge, ChargeRecord, ChargeStatus
 from workers.saga import SagaState
 from workers.sagastore import SagaRecord, Transition

@@ -17,6 +17,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from contracts import eventstore_pb2 as pb
+from contracts import eventstore_pb2_grpc as pb_grpc
 from eventstoresvc import jetstream
 from eventstoresvc.bootstrap import bootstrap_stream
 from eventstoresvc.client import EventStoreClient
@@ -24,8 +26,6 @@ from eventstoresvc.container import build
 from eventstoresvc.domain import EventQuery, ExpectedVersion
 from eventstoresvc.server import EventStoreServer
 from eventstoresvc.testing import order_event
-from eventstream.pb import eventstore_pb2 as pb
-from eventstream.pb import eventstore_pb2_grpc as pb_grpc
 from kit import grpc as kit_grpc
 from kit.errors import Conflict, InvalidArgument
 from kit.testing.nats import NatsServer

@@ -20,8 +20,8 @@ from kit.testing.http import serve_wsgi
 from kit.testing.nats import NatsServer, running_nats
 from kit.testing.net import free_port
 from kit.testing.postgres import Postgres, running_postgres
+from orders.engine import make_engine
 from ordersvc.container import Container, Settings, build, close
-from ordersvc.engine import make_engine
 from ordersvc.schema import create_schema, drop_schema
 
 BACKENDS = ["sqlite", "postgresql"]

@@ -12,12 +12,12 @@ import grpc
 import pytest
 from sqlalchemy import func, select
 
-from eventstream.pb import ordersvc_pb2 as pb
-from eventstream.pb import ordersvc_pb2_grpc as pb_grpc
+from contracts import ordersvc_pb2 as pb
+from contracts import ordersvc_pb2_grpc as pb_grpc
 from kit.testing.grpc import serve_grpc
+from orders.jsontext import loads
+from orders.schema import orders as orders_table
 from ordersvc.grpc import register
-from ordersvc.jsontext import loads
-from ordersvc.schema import orders as orders_table
 
 # The fixture's type lives in this directory's conftest, which is not importable by a unique name.
 OrdersService = Any

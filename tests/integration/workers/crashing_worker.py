@@ -14,7 +14,7 @@ import sys
 from decimal import Decimal
 
 from kit.endpoint import Endpoint
-from ordersvc.ports import RecordedEvent
+from orders.ports import RecordedEvent
 from workers.runner import run_worker
 from workers.settings import WorkerSettings
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from workers_harness import System, poison, wait_for
 
 from kit.nats import dead_letters
-from ordersvc.domain import OrderStatus
+from orders.domain import OrderStatus
 from workers.cli import dlq
 from workers.gateway import ChargeStatus
 

@@ -10,7 +10,7 @@ from workers_harness import System
 
 from kit.testing.nats import NatsServer
 from kit.testing.postgres import Postgres
-from ordersvc.domain import OrderStatus, PaymentStatus
+from orders.domain import OrderStatus, PaymentStatus
 from workers.gateway import ChargeStatus
 from workers.saga import SagaState
 

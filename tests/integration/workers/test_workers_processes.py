@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from workers_harness import System, poison, wait_for
 
 from kit.testing.net import free_port
-from ordersvc.domain import OrderStatus
+from orders.domain import OrderStatus
 from workers.cli import worker
 from workers.deadletters import DeadLetterGauge
 

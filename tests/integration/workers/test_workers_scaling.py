@@ -8,7 +8,7 @@ from collections import Counter
 from click.testing import CliRunner
 from workers_harness import System
 
-from ordersvc.domain import OrderStatus
+from orders.domain import OrderStatus
 from workers.cli import replay, saga
 from workers.gateway import ChargeStatus
 

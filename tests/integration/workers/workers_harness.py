@@ -28,14 +28,14 @@ from kit.nats import JetStreamPublisher
 from kit.nats.signals import Runnable
 from kit.testing.nats import NatsServer
 from kit.testing.net import free_port
-from ordersvc.aggregate import Order
-from ordersvc.domain import OrderItem, OrderStatus
-from ordersvc.engine import make_engine
-from ordersvc.eventstore_client import GRPCEventStore
+from orders.aggregate import Order
+from orders.domain import OrderItem, OrderStatus
+from orders.engine import make_engine
+from orders.eventstore import GRPCEventStore
+from orders.ports import RecordedEvent
+from orders.readmodel import SqlReadModel
+from orders.schema import order_items, orders
 from ordersvc.idempotency import SqlIdempotencyStore
-from ordersvc.ports import RecordedEvent
-from ordersvc.readmodel import SqlReadModel
-from ordersvc.schema import order_items, orders
 from ordersvc.service import CreateOrder, EventSourcedOrderService
 from workers import runner
 from workers.container import Container, build, close

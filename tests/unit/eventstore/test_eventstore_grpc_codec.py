@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from contracts import eventstore_pb2 as pb
 from eventstoresvc import grpc as transport
 from eventstoresvc import jetstream
 from eventstoresvc.domain import EventQuery, Expectation, ExpectedVersion, Metadata, RecordedEvent
-from eventstream.pb import eventstore_pb2 as pb
 from kit.errors import InvalidArgument
 
 RECORDED = RecordedEvent(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eventstream.pb import eventstore_pb2 as pb
-from eventstream.pb import generate
+from contracts import eventstore_pb2 as pb
+from contracts import generate
 
 
 def test_generated_modules_match_the_proto_sources(tmp_path: Path) -> None:
@@ -16,12 +16,12 @@ def test_generated_modules_match_the_proto_sources(tmp_path: Path) -> None:
     committed = generate.ROOT / generate.PACKAGE_DIR
     for path in fresh:
         assert path.read_text() == (committed / path.name).read_text(), (
-            f"{path.name} is stale: run python -m eventstream.pb.generate")
+            f"{path.name} is stale: run python -m contracts.generate")
 
 
 def test_the_grpc_module_imports_its_messages_by_package() -> None:
     source = (generate.ROOT / generate.PACKAGE_DIR / "eventstore_pb2_grpc.py").read_text()
-    assert "from eventstream.pb import eventstore_pb2" in source
+    assert "from contracts import eventstore_pb2" in source
 
 
 def test_go_original_field_numbers_are_kept() -> None:

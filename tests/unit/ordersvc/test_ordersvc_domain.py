@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 
 from kit.errors import FailedPrecondition, InvalidArgument
-from ordersvc import aggregate, events
-from ordersvc.aggregate import InvalidHistory, Order
-from ordersvc.domain import MAX_ITEMS, MAX_QUANTITY, OrderItem, OrderStatus, PaymentStatus
+from orders import aggregate, events
+from orders.aggregate import InvalidHistory, Order
+from orders.domain import MAX_ITEMS, MAX_QUANTITY, OrderItem, OrderStatus, PaymentStatus
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 PIZZA = OrderItem("p-1", "Pizza", Decimal("12.5"), 2)

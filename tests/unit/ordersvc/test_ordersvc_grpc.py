@@ -10,15 +10,15 @@ from unittest.mock import create_autospec
 import grpc
 import pytest
 
-from eventstream.pb import ordersvc_pb2 as pb
-from eventstream.pb import ordersvc_pb2_grpc as pb_grpc
+from contracts import ordersvc_pb2 as pb
+from contracts import ordersvc_pb2_grpc as pb_grpc
 from kit.errors import FailedPrecondition, NotFound, Unavailable
 from kit.testing.grpc import serve_grpc
-from ordersvc.aggregate import Order
-from ordersvc.domain import OrderItem, OrderStatus
+from orders.aggregate import Order
+from orders.domain import OrderItem, OrderStatus
+from orders.ports import OrderPage, OrderQuery, RecordedEvent
 from ordersvc.endpoints import make_endpoints
 from ordersvc.grpc import OrderServiceServicer, register
-from ordersvc.ports import OrderPage, OrderQuery, RecordedEvent
 from ordersvc.service import CreateOrder, OrderService
 
 ORDER = Order(order_id="o-1", customer_id="cust-1", restaurant_id="rest-1",

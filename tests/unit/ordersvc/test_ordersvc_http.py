@@ -11,11 +11,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from kit.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from ordersvc.aggregate import Order
-from ordersvc.domain import OrderItem, OrderStatus
+from orders.aggregate import Order
+from orders.domain import OrderItem, OrderStatus
+from orders.ports import OrderPage, OrderQuery, RecordedEvent
 from ordersvc.endpoints import make_endpoints
 from ordersvc.http import MAX_BODY, build_app
-from ordersvc.ports import OrderPage, OrderQuery, RecordedEvent
 from ordersvc.service import CreateOrder, IdempotencyKeyReused, OrderService
 
 ORDER = Order(order_id="o-1", customer_id="cust-1", restaurant_id="rest-1",

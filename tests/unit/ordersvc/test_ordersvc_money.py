@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ordersvc import jsontext, money
+from orders import jsontext, money
 
 prices = st.decimals(min_value=0, max_value=money.MAX_UNIT_PRICE, places=2, allow_nan=False,
                      allow_infinity=False)

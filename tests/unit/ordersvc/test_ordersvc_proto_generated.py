@@ -6,8 +6,8 @@ That the committed modules match the ``.proto`` sources is checked for every pro
 
 from __future__ import annotations
 
-from eventstream.pb import generate
-from eventstream.pb import ordersvc_pb2 as pb
+from contracts import generate
+from contracts import ordersvc_pb2 as pb
 
 
 def test_the_service_and_its_package_imports() -> None:
@@ -16,4 +16,4 @@ def test_the_service_and_its_package_imports() -> None:
     assert set(service.methods_by_name) == {"CreateOrder", "GetOrder", "ListOrders", "CancelOrder",
                                             "GetOrderEvents"}
     source = (generate.ROOT / generate.PACKAGE_DIR / "ordersvc_pb2_grpc.py").read_text()
-    assert "from eventstream.pb import ordersvc_pb2" in source
+    assert "from contracts import ordersvc_pb2" in source

@@ -8,10 +8,11 @@ from decimal import Decimal
 import pytest
 
 from kit.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from ordersvc import events
-from ordersvc.domain import OrderItem, OrderStatus
-from ordersvc.memory import InMemoryEventStore, InMemoryIdempotencyStore, InMemoryReadModel
-from ordersvc.ports import NewEvent, OrderQuery, RecordedEvent
+from orders import events
+from orders.domain import OrderItem, OrderStatus
+from orders.memory import InMemoryEventStore, InMemoryReadModel
+from orders.ports import NewEvent, OrderQuery, RecordedEvent
+from ordersvc.memory import InMemoryIdempotencyStore
 from ordersvc.service import CreateOrder, EventSourcedOrderService, IdempotencyKeyReused
 
 ITEMS = (OrderItem("p-1", "Pizza", Decimal("9.99"), 3),)

@@ -11,9 +11,10 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orders.memory import InMemoryEventStore, InMemoryReadModel
 from ordersvc.endpoints import make_endpoints
 from ordersvc.http import build_app
-from ordersvc.memory import InMemoryEventStore, InMemoryIdempotencyStore, InMemoryReadModel
+from ordersvc.memory import InMemoryIdempotencyStore
 from ordersvc.service import EventSourcedOrderService
 
 ITEM = {"code": "p-1", "name": "Pizza", "unit_price": "12.50", "quantity": 2}

@@ -8,9 +8,9 @@ import pytest
 from workers_fakes import World, append, place
 
 from kit.errors import Conflict
-from ordersvc import events
-from ordersvc.memory import InMemoryEventStore
-from ordersvc.ports import RecordedEvent
+from orders import events
+from orders.memory import InMemoryEventStore
+from orders.ports import RecordedEvent
 from workers.orderlog import OrderLog
 from workers.saga import SagaState
 

@@ -8,9 +8,9 @@ import pytest
 from workers_fakes import World, append, place, types
 
 from kit.errors import Unavailable
-from ordersvc import events
-from ordersvc.memory import InMemoryEventStore
-from ordersvc.ports import NewEvent, RecordedEvent
+from orders import events
+from orders.memory import InMemoryEventStore
+from orders.ports import NewEvent, RecordedEvent
 from workers.gateway import ChargeStatus, InMemoryChargeLedger, SimulatedGateway
 from workers.orderlog import OrderLog, decision_id
 from workers.payment import PaymentOutcome, PaymentService, charge_id

@@ -9,9 +9,9 @@ import pytest
 from workers_fakes import World, append, place
 
 from kit.errors import InvalidArgument
-from ordersvc import events
-from ordersvc.memory import InMemoryEventStore, InMemoryReadModel
-from ordersvc.ports import ApplyOutcome, RecordedEvent
+from orders import events
+from orders.memory import InMemoryEventStore, InMemoryReadModel
+from orders.ports import ApplyOutcome, RecordedEvent
 from workers.projection import ProjectionService, rebuild
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from workers_fakes import World, append, place, types
 
-from ordersvc import events
+from orders import events
 from workers.orderlog import decision_id
 from workers.review import ReviewOutcome, closed_restaurants, parse_restaurants
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from ordersvc import aggregate, events
-from ordersvc.domain import OrderItem, OrderStatus, PaymentStatus
-from ordersvc.memory import InMemoryReadModel
-from ordersvc.ports import ApplyOutcome, RecordedEvent
+from orders import aggregate, events
+from orders.domain import OrderItem, OrderStatus, PaymentStatus
+from orders.memory import InMemoryReadModel
+from orders.ports import ApplyOutcome, RecordedEvent
 
 
 def test_it_round_trips_through_its_event_data() -> None:

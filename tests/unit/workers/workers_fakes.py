@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from ordersvc import aggregate, events
-from ordersvc.domain import OrderItem
-from ordersvc.memory import InMemoryEventStore
-from ordersvc.ports import NewEvent, RecordedEvent
+from orders import aggregate, events
+from orders.domain import OrderItem
+from orders.memory import InMemoryEventStore
+from orders.ports import NewEvent, RecordedEvent
 from workers.coordinator import SagaCoordinator
 from workers.gateway import InMemoryChargeLedger, SimulatedGateway
 from workers.orderlog import OrderLog

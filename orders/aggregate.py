@@ -24,9 +24,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from kit.errors import FailedPrecondition
-from ordersvc import money
-from ordersvc.domain import OrderItem, OrderStatus, PaymentStatus, check_new_order, check_reason
-from ordersvc.events import (
+from orders import money
+from orders.domain import OrderItem, OrderStatus, PaymentStatus, check_new_order, check_reason
+from orders.events import (
     DomainEvent,
     OrderApproved,
     OrderCancelled,

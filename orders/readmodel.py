@@ -25,12 +25,12 @@ from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kit.errors import InvalidArgument
-from ordersvc import events, money
-from ordersvc.aggregate import Order
-from ordersvc.domain import MAX_REASON_LENGTH, OrderItem, OrderStatus, PaymentStatus
-from ordersvc.engine import as_utc, transaction
-from ordersvc.ports import ApplyOutcome, OrderPage, OrderQuery, RecordedEvent
-from ordersvc.schema import order_items, orders
+from orders import events, money
+from orders.aggregate import Order
+from orders.domain import MAX_REASON_LENGTH, OrderItem, OrderStatus, PaymentStatus
+from orders.engine import as_utc, transaction
+from orders.ports import ApplyOutcome, OrderPage, OrderQuery, RecordedEvent
+from orders.schema import order_items, orders
 
 MAX_LIMIT = 100
 _CURSOR_PREFIX = "p1:"

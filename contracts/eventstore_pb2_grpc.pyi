@@ -8,12 +8,12 @@ CreateEventRequest.event = 1, CreateEventResponse{is_success = 1, error = 2},
 GetEventsRequest{event_id = 1, aggregate_id = 2}, GetEventsResponse.events = 1): a client generated
 from the original .proto still works. Everything else was added with new field numbers only.
 
-The file sits under eventstream/pb/ so that `protoc -Iproto` generates modules that import each
-other as `eventstream.pb.*`; the file path is not part of the wire format.
+The file sits under contracts/ so that `protoc -Iproto` generates modules that import each
+other as `contracts.*`; the file path is not part of the wire format.
 """
 
 from collections import abc as _abc
-from eventstream.pb import eventstore_pb2 as _eventstore_pb2
+from contracts import eventstore_pb2 as _eventstore_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc

@@ -13,7 +13,7 @@ the best round of each counts. Servers under test:
 
 ``benchmark()`` returns plain dicts ``{name, value, unit, baseline, baseline_value, ratio}``;
 ``run(quick=, console=)`` is the ``eventstream bench`` suite entry point.
-Run one server by hand with ``python -m ordersvc.bench KIND PORT``.
+Run one server by hand with ``python -m eventstream.benchmarks.orders KIND PORT``.
 """
 
 from __future__ import annotations
@@ -62,9 +62,10 @@ def bare_app() -> Any:
 
 def full_app() -> Any:
     """The order service's app over in-memory ports, with its full middleware chain."""
+    from orders.memory import InMemoryEventStore, InMemoryReadModel
     from ordersvc.endpoints import instrumented, make_endpoints
     from ordersvc.http import build_app
-    from ordersvc.memory import InMemoryEventStore, InMemoryIdempotencyStore, InMemoryReadModel
+    from ordersvc.memory import InMemoryIdempotencyStore
     from ordersvc.service import EventSourcedOrderService
 
     service = EventSourcedOrderService(InMemoryEventStore(), InMemoryReadModel(), InMemoryIdempotencyStore())
@@ -97,7 +98,7 @@ def serve(kind: str, port: int) -> None:
     import waitress
 
     logging.getLogger("ordersvc").setLevel(logging.WARNING)
-    workdir = Path(tempfile.mkdtemp(prefix="ordersvc-bench-"))
+    workdir = Path(tempfile.mkdtemp(prefix="orders-bench-"))
     apps: dict[str, Callable[[], Any]] = {"bare": bare_app, "full": full_app,
                                           "system": lambda: system_app(workdir)}
     waitress.serve(apps[kind](), host="127.0.0.1", port=port, threads=THREADS, _quiet=True)
@@ -107,7 +108,7 @@ def serve(kind: str, port: int) -> None:
 def server_process(kind: str) -> Iterator[tuple[int, int]]:
     """Start a benchmark server process; yield (its pid, its port); stop it afterwards."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "ordersvc.bench", kind, str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "eventstream.benchmarks.orders", kind, str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, timeout=30)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from kit.errors import FieldViolation, InvalidArgument
-from ordersvc import money
+from orders import money
 
 MAX_ITEMS = 100
 MAX_QUANTITY = 1000

@@ -1,8 +1,8 @@
-"""Regenerate the protobuf / gRPC modules of ``eventstream.pb`` from ``proto/``.
+"""Regenerate the protobuf / gRPC modules of ``contracts`` from ``proto/``.
 
-Run ``python -m eventstream.pb.generate`` from the repository root after editing a ``.proto`` file.
-The ``.proto`` files sit at ``proto/eventstream/pb/`` so that compiling with ``-Iproto`` makes the
-generated ``*_pb2_grpc.py`` import its ``*_pb2`` as ``eventstream.pb.*`` (a package-qualified
+Run ``python -m contracts.generate`` from the repository root after editing a ``.proto`` file.
+The ``.proto`` files sit at ``proto/contracts/`` so that compiling with ``-Iproto`` makes the
+generated ``*_pb2_grpc.py`` import its ``*_pb2`` as ``contracts.*`` (a package-qualified
 import) without post-processing. Typed stubs come from mypy-protobuf's plugins.
 """
 
@@ -12,9 +12,9 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PROTO_ROOT = ROOT / "proto"
-PACKAGE_DIR = Path("eventstream") / "pb"
+PACKAGE_DIR = Path("contracts")
 SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
 
 

@@ -4,12 +4,12 @@ isort:skip_file
 The order service's gRPC contract: the same operations as its HTTP API (/api/orders).
 
 Money is exact decimal text with two places ("12.50"), never a float. Generated into the
-eventstream.pb package (ordersvc_pb2*.py) by `python -m ordersvc.protos`, which compiles this file
-as eventstream/pb/ordersvc.proto so that the generated modules import each other by package.
+contracts package (ordersvc_pb2*.py) by `python -m contracts.generate`, which compiles this file
+as contracts/ordersvc.proto so that the generated modules import each other by package.
 """
 
 from collections import abc as _abc
-from eventstream.pb import ordersvc_pb2 as _ordersvc_pb2
+from contracts import ordersvc_pb2 as _ordersvc_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc

@@ -14,14 +14,14 @@ from datetime import UTC
 
 import grpc
 
-from eventstream.pb import eventstore_pb2 as pb
+from contracts import eventstore_pb2 as pb
 from kit.endpoint import Endpoint, Middleware
 from kit.errors import Unavailable
 from kit.grpc import GRPCClient
 from kit.middleware.resilience import retry
 from kit.tracing import NOOP_TRACER, Tracer
-from ordersvc.events import AGGREGATE_TYPE, STREAM
-from ordersvc.ports import NewEvent, RecordedEvent
+from orders.events import AGGREGATE_TYPE, STREAM
+from orders.ports import NewEvent, RecordedEvent
 
 SERVICE = "/eventstore.EventStore"
 

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from eventstream.pb import ordersvc_pb2 as eventstream_dot_pb_dot_ordersvc__pb2
+from contracts import ordersvc_pb2 as contracts_dot_ordersvc__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in eventstream/pb/ordersvc_pb2_grpc.py depends on'
+        + ' but the generated code in contracts/ordersvc_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,28 +36,28 @@ class OrderServiceStub:
         """
         self.CreateOrder = channel.unary_unary(
                 '/ordersvc.OrderService/CreateOrder',
-                request_serializer=eventstream_dot_pb_dot_ordersvc__pb2.CreateOrderRequest.SerializeToString,
-                response_deserializer=eventstream_dot_pb_dot_ordersvc__pb2.Order.FromString,
+                request_serializer=contracts_dot_ordersvc__pb2.CreateOrderRequest.SerializeToString,
+                response_deserializer=contracts_dot_ordersvc__pb2.Order.FromString,
                 _registered_method=True)
         self.GetOrder = channel.unary_unary(
                 '/ordersvc.OrderService/GetOrder',
-                request_serializer=eventstream_dot_pb_dot_ordersvc__pb2.GetOrderRequest.SerializeToString,
-                response_deserializer=eventstream_dot_pb_dot_ordersvc__pb2.Order.FromString,
+                request_serializer=contracts_dot_ordersvc__pb2.GetOrderRequest.SerializeToString,
+                response_deserializer=contracts_dot_ordersvc__pb2.Order.FromString,
                 _registered_method=True)
         self.ListOrders = channel.unary_unary(
                 '/ordersvc.OrderService/ListOrders',
-                request_serializer=eventstream_dot_pb_dot_ordersvc__pb2.ListOrdersRequest.SerializeToString,
-                response_deserializer=eventstream_dot_pb_dot_ordersvc__pb2.ListOrdersResponse.FromString,
+                request_serializer=contracts_dot_ordersvc__pb2.ListOrdersRequest.SerializeToString,
+                response_deserializer=contracts_dot_ordersvc__pb2.ListOrdersResponse.FromString,
                 _registered_method=True)
         self.CancelOrder = channel.unary_unary(
                 '/ordersvc.OrderService/CancelOrder',
-                request_serializer=eventstream_dot_pb_dot_ordersvc__pb2.CancelOrderRequest.SerializeToString,
-                response_deserializer=eventstream_dot_pb_dot_ordersvc__pb2.Order.FromString,
+                request_serializer=contracts_dot_ordersvc__pb2.CancelOrderRequest.SerializeToString,
+                response_deserializer=contracts_dot_ordersvc__pb2.Order.FromString,
                 _registered_method=True)
         self.GetOrderEvents = channel.unary_unary(
                 '/ordersvc.OrderService/GetOrderEvents',
-                request_serializer=eventstream_dot_pb_dot_ordersvc__pb2.GetOrderEventsRequest.SerializeToString,
-                response_deserializer=eventstream_dot_pb_dot_ordersvc__pb2.GetOrderEventsResponse.FromString,
+                request_serializer=contracts_dot_ordersvc__pb2.GetOrderEventsRequest.SerializeToString,
+                response_deserializer=contracts_dot_ordersvc__pb2.GetOrderEventsResponse.FromString,
                 _registered_method=True)
 
 
@@ -106,28 +106,28 @@ def add_OrderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'CreateOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateOrder,
-                    request_deserializer=eventstream_dot_pb_dot_ordersvc__pb2.CreateOrderRequest.FromString,
-                    response_serializer=eventstream_dot_pb_dot_ordersvc__pb2.Order.SerializeToString,
+                    request_deserializer=contracts_dot_ordersvc__pb2.CreateOrderRequest.FromString,
+                    response_serializer=contracts_dot_ordersvc__pb2.Order.SerializeToString,
             ),
             'GetOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.GetOrder,
-                    request_deserializer=eventstream_dot_pb_dot_ordersvc__pb2.GetOrderRequest.FromString,
-                    response_serializer=eventstream_dot_pb_dot_ordersvc__pb2.Order.SerializeToString,
+                    request_deserializer=contracts_dot_ordersvc__pb2.GetOrderRequest.FromString,
+                    response_serializer=contracts_dot_ordersvc__pb2.Order.SerializeToString,
             ),
             'ListOrders': grpc.unary_unary_rpc_method_handler(
                     servicer.ListOrders,
-                    request_deserializer=eventstream_dot_pb_dot_ordersvc__pb2.ListOrdersRequest.FromString,
-                    response_serializer=eventstream_dot_pb_dot_ordersvc__pb2.ListOrdersResponse.SerializeToString,
+                    request_deserializer=contracts_dot_ordersvc__pb2.ListOrdersRequest.FromString,
+                    response_serializer=contracts_dot_ordersvc__pb2.ListOrdersResponse.SerializeToString,
             ),
             'CancelOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelOrder,
-                    request_deserializer=eventstream_dot_pb_dot_ordersvc__pb2.CancelOrderRequest.FromString,
-                    response_serializer=eventstream_dot_pb_dot_ordersvc__pb2.Order.SerializeToString,
+                    request_deserializer=contracts_dot_ordersvc__pb2.CancelOrderRequest.FromString,
+                    response_serializer=contracts_dot_ordersvc__pb2.Order.SerializeToString,
             ),
             'GetOrderEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.GetOrderEvents,
-                    request_deserializer=eventstream_dot_pb_dot_ordersvc__pb2.GetOrderEventsRequest.FromString,
-                    response_serializer=eventstream_dot_pb_dot_ordersvc__pb2.GetOrderEventsResponse.SerializeToString,
+                    request_deserializer=contracts_dot_ordersvc__pb2.GetOrderEventsRequest.FromString,
+                    response_serializer=contracts_dot_ordersvc__pb2.GetOrderEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -155,8 +155,8 @@ class OrderService:
             request,
             target,
             '/ordersvc.OrderService/CreateOrder',
-            eventstream_dot_pb_dot_ordersvc__pb2.CreateOrderRequest.SerializeToString,
-            eventstream_dot_pb_dot_ordersvc__pb2.Order.FromString,
+            contracts_dot_ordersvc__pb2.CreateOrderRequest.SerializeToString,
+            contracts_dot_ordersvc__pb2.Order.FromString,
             options,
             channel_credentials,
             insecure,
@@ -182,8 +182,8 @@ class OrderService:
             request,
             target,
             '/ordersvc.OrderService/GetOrder',
-            eventstream_dot_pb_dot_ordersvc__pb2.GetOrderRequest.SerializeToString,
-            eventstream_dot_pb_dot_ordersvc__pb2.Order.FromString,
+            contracts_dot_ordersvc__pb2.GetOrderRequest.SerializeToString,
+            contracts_dot_ordersvc__pb2.Order.FromString,
             options,
             channel_credentials,
             insecure,
@@ -209,8 +209,8 @@ class OrderService:
             request,
             target,
             '/ordersvc.OrderService/ListOrders',
-            eventstream_dot_pb_dot_ordersvc__pb2.ListOrdersRequest.SerializeToString,
-            eventstream_dot_pb_dot_ordersvc__pb2.ListOrdersResponse.FromString,
+            contracts_dot_ordersvc__pb2.ListOrdersRequest.SerializeToString,
+            contracts_dot_ordersvc__pb2.ListOrdersResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -236,8 +236,8 @@ class OrderService:
             request,
             target,
             '/ordersvc.OrderService/CancelOrder',
-            eventstream_dot_pb_dot_ordersvc__pb2.CancelOrderRequest.SerializeToString,
-            eventstream_dot_pb_dot_ordersvc__pb2.Order.FromString,
+            contracts_dot_ordersvc__pb2.CancelOrderRequest.SerializeToString,
+            contracts_dot_ordersvc__pb2.Order.FromString,
             options,
             channel_credentials,
             insecure,
@@ -263,8 +263,8 @@ class OrderService:
             request,
             target,
             '/ordersvc.OrderService/GetOrderEvents',
-            eventstream_dot_pb_dot_ordersvc__pb2.GetOrderEventsRequest.SerializeToString,
-            eventstream_dot_pb_dot_ordersvc__pb2.GetOrderEventsResponse.FromString,
+            contracts_dot_ordersvc__pb2.GetOrderEventsRequest.SerializeToString,
+            contracts_dot_ordersvc__pb2.GetOrderEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from eventstream.pb import eventstore_pb2 as eventstream_dot_pb_dot_eventstore__pb2
+from contracts import eventstore_pb2 as contracts_dot_eventstore__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in eventstream/pb/eventstore_pb2_grpc.py depends on'
+        + ' but the generated code in contracts/eventstore_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,18 +36,18 @@ class EventStoreStub:
         """
         self.CreateEvent = channel.unary_unary(
                 '/eventstore.EventStore/CreateEvent',
-                request_serializer=eventstream_dot_pb_dot_eventstore__pb2.CreateEventRequest.SerializeToString,
-                response_deserializer=eventstream_dot_pb_dot_eventstore__pb2.CreateEventResponse.FromString,
+                request_serializer=contracts_dot_eventstore__pb2.CreateEventRequest.SerializeToString,
+                response_deserializer=contracts_dot_eventstore__pb2.CreateEventResponse.FromString,
                 _registered_method=True)
         self.GetEvents = channel.unary_unary(
                 '/eventstore.EventStore/GetEvents',
-                request_serializer=eventstream_dot_pb_dot_eventstore__pb2.GetEventsRequest.SerializeToString,
-                response_deserializer=eventstream_dot_pb_dot_eventstore__pb2.GetEventsResponse.FromString,
+                request_serializer=contracts_dot_eventstore__pb2.GetEventsRequest.SerializeToString,
+                response_deserializer=contracts_dot_eventstore__pb2.GetEventsResponse.FromString,
                 _registered_method=True)
         self.GetEventsStream = channel.unary_stream(
                 '/eventstore.EventStore/GetEventsStream',
-                request_serializer=eventstream_dot_pb_dot_eventstore__pb2.GetEventsRequest.SerializeToString,
-                response_deserializer=eventstream_dot_pb_dot_eventstore__pb2.Event.FromString,
+                request_serializer=contracts_dot_eventstore__pb2.GetEventsRequest.SerializeToString,
+                response_deserializer=contracts_dot_eventstore__pb2.Event.FromString,
                 _registered_method=True)
 
 
@@ -85,18 +85,18 @@ def add_EventStoreServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'CreateEvent': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateEvent,
-                    request_deserializer=eventstream_dot_pb_dot_eventstore__pb2.CreateEventRequest.FromString,
-                    response_serializer=eventstream_dot_pb_dot_eventstore__pb2.CreateEventResponse.SerializeToString,
+                    request_deserializer=contracts_dot_eventstore__pb2.CreateEventRequest.FromString,
+                    response_serializer=contracts_dot_eventstore__pb2.CreateEventResponse.SerializeToString,
             ),
             'GetEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.GetEvents,
-                    request_deserializer=eventstream_dot_pb_dot_eventstore__pb2.GetEventsRequest.FromString,
-                    response_serializer=eventstream_dot_pb_dot_eventstore__pb2.GetEventsResponse.SerializeToString,
+                    request_deserializer=contracts_dot_eventstore__pb2.GetEventsRequest.FromString,
+                    response_serializer=contracts_dot_eventstore__pb2.GetEventsResponse.SerializeToString,
             ),
             'GetEventsStream': grpc.unary_stream_rpc_method_handler(
                     servicer.GetEventsStream,
-                    request_deserializer=eventstream_dot_pb_dot_eventstore__pb2.GetEventsRequest.FromString,
-                    response_serializer=eventstream_dot_pb_dot_eventstore__pb2.Event.SerializeToString,
+                    request_deserializer=contracts_dot_eventstore__pb2.GetEventsRequest.FromString,
+                    response_serializer=contracts_dot_eventstore__pb2.Event.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -124,8 +124,8 @@ class EventStore:
             request,
             target,
             '/eventstore.EventStore/CreateEvent',
-            eventstream_dot_pb_dot_eventstore__pb2.CreateEventRequest.SerializeToString,
-            eventstream_dot_pb_dot_eventstore__pb2.CreateEventResponse.FromString,
+            contracts_dot_eventstore__pb2.CreateEventRequest.SerializeToString,
+            contracts_dot_eventstore__pb2.CreateEventResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -151,8 +151,8 @@ class EventStore:
             request,
             target,
             '/eventstore.EventStore/GetEvents',
-            eventstream_dot_pb_dot_eventstore__pb2.GetEventsRequest.SerializeToString,
-            eventstream_dot_pb_dot_eventstore__pb2.GetEventsResponse.FromString,
+            contracts_dot_eventstore__pb2.GetEventsRequest.SerializeToString,
+            contracts_dot_eventstore__pb2.GetEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -178,8 +178,8 @@ class EventStore:
             request,
             target,
             '/eventstore.EventStore/GetEventsStream',
-            eventstream_dot_pb_dot_eventstore__pb2.GetEventsRequest.SerializeToString,
-            eventstream_dot_pb_dot_eventstore__pb2.Event.FromString,
+            contracts_dot_eventstore__pb2.GetEventsRequest.SerializeToString,
+            contracts_dot_eventstore__pb2.Event.FromString,
             options,
             channel_credentials,
             insecure,

@@ -8,8 +8,8 @@ CreateEventRequest.event = 1, CreateEventResponse{is_success = 1, error = 2},
 GetEventsRequest{event_id = 1, aggregate_id = 2}, GetEventsResponse.events = 1): a client generated
 from the original .proto still works. Everything else was added with new field numbers only.
 
-The file sits under eventstream/pb/ so that `protoc -Iproto` generates modules that import each
-other as `eventstream.pb.*`; the file path is not part of the wire format.
+The file sits under contracts/ so that `protoc -Iproto` generates modules that import each
+other as `contracts.*`; the file path is not part of the wire format.
 """
 
 from collections import abc as _abc

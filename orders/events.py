@@ -29,8 +29,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, TypeAlias
 
-from ordersvc import jsontext, money
-from ordersvc.domain import OrderItem, OrderStatus
+from orders import jsontext, money
+from orders.domain import OrderItem, OrderStatus
 
 STREAM = "ORDERS"
 AGGREGATE_TYPE = "order"

@@ -1,6 +1,0 @@
-"""Generated protobuf and gRPC modules of the system's wire contracts.
-
-The ``.proto`` sources live in ``proto/eventstream/pb/``; the modules here are generated from them by
-``python -m eventstream.pb.generate`` and committed. A test regenerates them into a temporary
-directory and compares, so the two never drift.
-"""

@@ -10,7 +10,7 @@ import socket
 from urllib.parse import urlsplit
 
 from eventstream.topology import Topology
-from kit.testing.nats import nats_server_binary
+from kit.nats.servers import nats_server_binary
 
 __all__ = ["check", "grpc_serving", "nats_server_binary"]
 

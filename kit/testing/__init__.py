@@ -8,7 +8,8 @@
 - ``kit.testing.grpc``: ``serve_grpc`` (a real gRPC server on a free port), ``FakeServicerContext``;
 - ``kit.testing.nats``: ``NatsServer`` / ``running_nats`` (a real ``nats-server -js``);
 - ``kit.testing.postgres``: ``running_postgres`` (a real PostgreSQL, embedded or from a DSN);
-- ``kit.testing.net``: ``free_port``, ``wait_for_port``.
+- ``kit.testing.net``: ``free_port``, ``wait_for_port``;
+- ``kit.testing.wait``: ``eventually`` (poll until a condition holds; the one polling helper).
 
 Each module imports only what it needs, so importing one never starts or loads the others.
 """

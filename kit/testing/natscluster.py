@@ -6,7 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from kit.testing.nats import nats_server_binary
+from kit.nats.servers import nats_server_binary
 from kit.testing.net import free_port, wait_for_port
 
 

@@ -17,9 +17,9 @@ from orders.domain import OrderItem, OrderStatus, PaymentStatus
 from orders.engine import make_engine
 from orders.ports import ApplyOutcome, OrderQuery, RecordedEvent
 from orders.readmodel import SqlReadModel
-from orders.schema import create_schema, drop_schema
 from ordersvc.idempotency import SqlIdempotencyStore
 from ordersvc.ports import Reservation
+from ordersvc.schema import create_schema, drop_schema
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, 654321, tzinfo=UTC)
 _positions = iter(range(1, 1_000_000))

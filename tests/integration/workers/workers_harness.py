@@ -36,6 +36,7 @@ from orders.ports import RecordedEvent
 from orders.readmodel import SqlReadModel
 from orders.schema import order_items, orders
 from ordersvc.idempotency import SqlIdempotencyStore
+from ordersvc.schema import create_schema as create_ordersvc_schema
 from ordersvc.service import CreateOrder, EventSourcedOrderService
 from workers import runner
 from workers.container import Container, build, close
@@ -101,6 +102,7 @@ class System:
         setup = build(self.settings)
         runner.prepare(setup, self.settings)
         close(setup)
+        create_ordersvc_schema(self.engine)  # the order service's idempotency keys, for self.orders
         self.start_eventstore()
         self.channel = dial(self.settings.eventstore_addr)
         self.store = GRPCEventStore(self.channel)

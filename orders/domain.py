@@ -104,10 +104,28 @@ def check_new_order(customer_id: str, restaurant_id: str, items: Sequence[OrderI
     elif len(items) > MAX_ITEMS:
         problems.append(FieldViolation("order_items", f"must contain at most {MAX_ITEMS} items"))
     else:
-        for index, item in enumerate(items):
-            check_item(index, item, problems)
+        check_items(items, problems)
     if problems:
         raise InvalidArgument(fields=problems)
+
+
+def check_items(items: Sequence[OrderItem], problems: list[FieldViolation]) -> None:
+    """Append the violations of an order's lines: each line, a product listed twice, and a total of
+    nothing (a free line is fine beside a paid one, but an order of 0.00 is no sale to pay for)."""
+    before = len(problems)
+    first_line: dict[str, int] = {}
+    for index, item in enumerate(items):
+        check_item(index, item, problems)
+        if not item.code.strip():
+            continue
+        first = first_line.setdefault(item.code, index)
+        if first != index:
+            # One line per product: two lines of one code would be summed, replaced or shown twice
+            # depending on who reads them; the client means one line with the summed quantity.
+            problems.append(FieldViolation(f"order_items.{index}.code",
+                                           f"duplicates order_items.{first}.code"))
+    if len(problems) == before and money.total((i.unit_price, i.quantity) for i in items) <= 0:
+        problems.append(FieldViolation("order_items", f"must add up to more than {money.ZERO}"))
 
 
 def check_reason(reason: str) -> None:

@@ -60,7 +60,10 @@ _SCHEMAS: dict[str, Any] = {
             "customer_id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
             "restaurant_id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
             "order_items": {"type": "array", "minItems": 1, "maxItems": MAX_ITEMS,
-                            "items": _ref("OrderItem")},
+                            "items": _ref("OrderItem"),
+                            "description": "One line per product `code`; a line may be free "
+                                           "(`unit_price` 0) but the order must add up to more "
+                                           "than 0.00."},
         },
     },
     "Order": {

@@ -153,6 +153,9 @@ def test_rebuild_replays_in_order() -> None:
     ((OrderItem("", "P", Decimal("1"), 1),), "order_items.0.code"),
     ((OrderItem("p", "x" * 201, Decimal("1"), 1),), "order_items.0.name"),
     ((OrderItem("p", "bad\nname", Decimal("1"), 1),), "order_items.0.name"),
+    ((OrderItem("p", "P", Decimal("0"), 1),), "order_items"),
+    ((OrderItem("p", "P", Decimal("0"), 1), OrderItem("q", "Q", Decimal("0.00"), 9)), "order_items"),
+    ((PIZZA, COLA, OrderItem("p-1", "Pizza", Decimal("12.5"), 1)), "order_items.2.code"),
 ])
 def test_invalid_new_orders_name_the_field(items: tuple[OrderItem, ...], field: str) -> None:
     with pytest.raises(InvalidArgument) as raised:
@@ -164,3 +167,26 @@ def test_customer_and_restaurant_are_required_and_bounded() -> None:
     with pytest.raises(InvalidArgument) as raised:
         aggregate.create("o-1", " ", "r" * 65, (PIZZA,), NOW)
     assert [f.field for f in raised.value.fields] == ["customer_id", "restaurant_id"]
+
+
+def test_a_product_may_be_listed_once_and_each_repeat_names_the_first_line() -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        created((PIZZA, COLA, PIZZA, OrderItem("c-1", "Cola", Decimal("0.10"), 1)))
+    assert [(f.field, f.message) for f in raised.value.fields] == [
+        ("order_items.2.code", "duplicates order_items.0.code"),
+        ("order_items.3.code", "duplicates order_items.1.code")]
+
+
+def test_an_order_must_cost_something_but_a_line_may_be_free() -> None:
+    free = OrderItem("n-1", "Napkins", Decimal("0"), 2)
+    assert created((PIZZA, free)).amount == Decimal("25.00")
+    with pytest.raises(InvalidArgument) as raised:
+        created((free,))
+    assert [(f.field, f.message) for f in raised.value.fields] == [
+        ("order_items", "must add up to more than 0.00")]
+
+
+def test_line_problems_are_reported_without_a_misleading_total() -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        created((OrderItem("p", "P", Decimal("0"), 0),))
+    assert [f.field for f in raised.value.fields] == ["order_items.0.quantity"]

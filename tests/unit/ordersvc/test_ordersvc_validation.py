@@ -51,6 +51,11 @@ def stack() -> Stack:
     (item(quantity=1001), "order_items.0.quantity"),
     (item(quantity=2.5), "order_items.0.quantity"),
     (item(unit_price=-0.01), "order_items.0.unit_price"),
+    (item(unit_price=0), "order_items"),
+    (order(order_items=[ITEM, {**ITEM, "quantity": 1}]), "order_items.1.code"),
+    (item(unit_price="1000000.01"), "order_items.0.unit_price"),
+    (order(amount=25), "amount"),
+    (order(order_items={"0": ITEM}), "order_items"),
     (item(unit_price="1.234"), "order_items.0.unit_price"),
     (item(unit_price=1.234), "order_items.0.unit_price"),
     (item(unit_price="NaN"), "order_items.0.unit_price"),
@@ -72,6 +77,13 @@ def test_each_bad_field_is_a_400_naming_it_and_nothing_is_stored(stack: Stack, b
 
 def test_the_valid_body_is_accepted(stack: Stack) -> None:
     response = stack.client.post("/api/orders", json=order())
+    assert response.status_code == 201 and response.json is not None
+    assert response.json["amount"] == 25
+
+
+def test_a_free_line_is_accepted_beside_a_paid_one(stack: Stack) -> None:
+    napkins = {"code": "n-1", "name": "Napkins", "unit_price": 0, "quantity": 4}
+    response = stack.client.post("/api/orders", json=order(order_items=[ITEM, napkins]))
     assert response.status_code == 201 and response.json is not None
     assert response.json["amount"] == 25
 

@@ -1,8 +1,12 @@
-"""A client of the event store's gRPC API for other services (and tests): plain methods, kit errors.
+"""The client of the event store's gRPC API for other services (and tests): plain methods, kit errors.
 
 Each method is a ``kit.grpc`` client endpoint, so failures arrive as the kit error the server
 raised (``Conflict`` for ABORTED, ``InvalidArgument`` with field violations, ``Unavailable``, ...),
-and deadlines and trace context of the current request travel with the call.
+and deadlines and trace context of the current request travel with the call. Appends and reads
+are retried on transient failures (``attempts`` in all): reads are safe to repeat, and an append
+carries a client-chosen event id, so a repeated append is recognised by the store and kept once.
+A stream is not retried: its reader resumes from the last position it saw. The events are the
+shared ``contracts.events`` shapes; protobuf stays in ``eventstoresvc.grpc``.
 """
 
 from __future__ import annotations
@@ -14,14 +18,12 @@ import grpc
 from contracts import eventstore_pb2 as pb
 from eventstoresvc import grpc as transport
 from eventstoresvc.domain import Event, EventQuery, ExpectedVersion, RecordedEvent
+from kit.endpoint import Endpoint, Middleware
 from kit.grpc import GRPCClient, GRPCStreamClient
+from kit.middleware.resilience import retry
 from kit.tracing import NOOP_TRACER, Tracer
 
-
-def _encode_create(request: tuple[Event, ExpectedVersion]) -> pb.CreateEventRequest:
-    event, expected = request
-    return pb.CreateEventRequest(event=transport.event_to_pb(event),
-                                 expected_version=transport.expected_to_pb(expected))
+PEER = "eventstoresvc"
 
 
 def _decode_create(reply: pb.CreateEventResponse) -> RecordedEvent:
@@ -35,23 +37,29 @@ def _decode_events(reply: pb.GetEventsResponse) -> list[RecordedEvent]:
 class EventStoreClient:
     """Calls ``eventstore.EventStore`` over ``channel`` (open it with ``kit.grpc.dial``)."""
 
-    def __init__(self, channel: grpc.Channel, *, timeout: float | None = 10.0,
+    def __init__(self, channel: grpc.Channel, *, timeout: float | None = 10.0, attempts: int = 3,
                  tracer: Tracer = NOOP_TRACER) -> None:
-        self._create = GRPCClient(
-            channel, transport.CREATE_EVENT, _encode_create, _decode_create,
+        create: Endpoint[tuple[Event, ExpectedVersion], RecordedEvent] = GRPCClient(
+            channel, transport.CREATE_EVENT, transport.encode_create_request, _decode_create,
             request_serializer=pb.CreateEventRequest.SerializeToString,
             response_deserializer=pb.CreateEventResponse.FromString,
-            timeout=timeout, tracer=tracer, peer_service="eventstoresvc")
-        self._get = GRPCClient(
+            timeout=timeout, tracer=tracer, peer_service=PEER)
+        get: Endpoint[EventQuery, list[RecordedEvent]] = GRPCClient(
             channel, transport.GET_EVENTS, transport.query_to_pb, _decode_events,
             request_serializer=pb.GetEventsRequest.SerializeToString,
             response_deserializer=pb.GetEventsResponse.FromString,
-            timeout=timeout, tracer=tracer, peer_service="eventstoresvc")
+            timeout=timeout, tracer=tracer, peer_service=PEER)
+        retry_create: Middleware[tuple[Event, ExpectedVersion], RecordedEvent] = retry(
+            attempts, initial_backoff=0.05, max_backoff=0.5)
+        retry_get: Middleware[EventQuery, list[RecordedEvent]] = retry(
+            attempts, initial_backoff=0.05, max_backoff=0.5)
+        self._create = retry_create(create)
+        self._get = retry_get(get)
         self._stream = GRPCStreamClient(
             channel, transport.GET_EVENTS_STREAM, transport.query_to_pb, transport.recorded_from_pb,
             request_serializer=pb.GetEventsRequest.SerializeToString,
             response_deserializer=pb.Event.FromString,
-            tracer=tracer, peer_service="eventstoresvc")
+            tracer=tracer, peer_service=PEER)
 
     def create_event(self, event: Event, expected: ExpectedVersion | None = None) -> RecordedEvent:
         """Append ``event`` (expected version ANY by default); return it as stored."""

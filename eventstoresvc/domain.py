@@ -1,69 +1,19 @@
 """The event store's domain: events, where they come from, and the conditions of an append.
 
-Plain frozen dataclasses; nothing here knows about gRPC, SQL or NATS.
+Plain frozen dataclasses; nothing here knows about gRPC, SQL or NATS. The events themselves
+(``Event``, ``RecordedEvent``, ``Metadata``) are the shape every service shares, defined in
+``contracts.events`` and re-exported here for the store's own modules.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 
+from contracts.events import Event, Metadata, RecordedEvent
 
-@dataclass(frozen=True)
-class Metadata:
-    """Where an event comes from: correlation / causation ids and the B3 trace context."""
-
-    correlation_id: str = ""
-    causation_id: str = ""
-    trace_id: str = ""
-    span_id: str = ""
-    parent_span_id: str = ""
-    sampled: str = ""  # "1", "0", "d" (debug) or "" (undecided), as in B3
-
-
-@dataclass(frozen=True)
-class Event:
-    """An event to append: what the client sends.
-
-    ``event_id`` is chosen by the client (as the Go original's clients did, with a UUID), which is
-    what makes a retried append idempotent. ``stream`` may be empty: it is derived from
-    ``event_type`` (``ORDERS.created`` belongs to ``ORDERS``).
-    """
-
-    event_id: str
-    event_type: str
-    aggregate_id: str
-    aggregate_type: str
-    event_data: str
-    stream: str = ""
-    metadata: Metadata = field(default_factory=Metadata)
-
-    def same_content(self, other: Event | RecordedEvent) -> bool:
-        """Whether ``other`` carries the same event; metadata may differ between retries."""
-        return (
-            self.event_type == other.event_type
-            and self.aggregate_id == other.aggregate_id
-            and self.aggregate_type == other.aggregate_type
-            and self.event_data == other.event_data
-            and self.stream == other.stream
-        )
-
-
-@dataclass(frozen=True)
-class RecordedEvent:
-    """A stored event: the appended one plus its version, global position and commit time."""
-
-    event_id: str
-    event_type: str
-    aggregate_id: str
-    aggregate_type: str
-    event_data: str
-    stream: str
-    version: int
-    position: int
-    created_at: datetime
-    metadata: Metadata = field(default_factory=Metadata)
+__all__ = ["Event", "EventQuery", "Expectation", "ExpectedVersion", "Metadata", "RecordedEvent",
+           "conflict_message"]
 
 
 class Expectation(enum.Enum):

@@ -1,6 +1,8 @@
 """The gRPC transport of the event store: protobuf <-> dataclasses, the servicer, the client codecs.
 
-Protobuf types stop here; everything inward speaks ``domain`` and ``endpoints`` dataclasses. The
+Protobuf types stop here; everything inward speaks ``domain`` and ``endpoints`` dataclasses. These
+are the only converters between the wire ``Event`` and the shared ``contracts.events`` shapes: the
+servicer and ``eventstoresvc.client`` (which every other service calls the store with) use them. The
 servicer's methods are ``kit.grpc`` adapters around the endpoints, so errors leave as the matching
 status codes (INVALID_ARGUMENT with field violations, ABORTED for conflicts, UNAVAILABLE, ...).
 
@@ -104,6 +106,12 @@ def expected_from_pb(msg: pb.CreateEventRequest) -> ExpectedVersion:
 def expected_to_pb(expected: ExpectedVersion) -> pb.ExpectedVersion:
     """The wire form of an append condition."""
     return pb.ExpectedVersion(kind=_PB_KINDS[expected.kind], version=expected.version)
+
+
+def encode_create_request(request: tuple[Event, ExpectedVersion]) -> pb.CreateEventRequest:
+    """Client side: an append of ``event`` under ``expected`` -> wire request."""
+    event, expected = request
+    return pb.CreateEventRequest(event=event_to_pb(event), expected_version=expected_to_pb(expected))
 
 
 def query_from_pb(msg: pb.GetEventsRequest) -> EventQuery:

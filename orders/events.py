@@ -29,6 +29,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, TypeAlias
 
+from contracts.events import Event, Metadata
 from orders import jsontext, money
 from orders.domain import OrderItem, OrderStatus
 
@@ -155,6 +156,13 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
 def encode(event: DomainEvent) -> str:
     """The ``event_data`` text of an event."""
     return jsontext.dumps(event_data(event))
+
+
+def new_event(event_id: str, event: DomainEvent) -> Event:
+    """``event`` as an append to the order's stream, under ``event_id``, correlated by the order id."""
+    return Event(event_id=event_id, event_type=event.TYPE, aggregate_id=event.order_id,
+                 aggregate_type=AGGREGATE_TYPE, event_data=encode(event), stream=STREAM,
+                 metadata=Metadata(correlation_id=event.order_id))
 
 
 def _text(data: Mapping[str, Any], key: str) -> str:

@@ -7,6 +7,7 @@ idempotent ``apply`` and cursor paging in the read model) without IO.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from kit.errors import Conflict, InvalidArgument, Unavailable
 from orders import events
 from orders.aggregate import Order
-from orders.ports import ApplyOutcome, NewEvent, OrderPage, OrderQuery, RecordedEvent
+from orders.ports import ApplyOutcome, Event, OrderPage, OrderQuery, RecordedEvent
 from orders.readmodel import MAX_LIMIT, decode_cursor, encode_cursor
 
 
@@ -27,23 +28,26 @@ class InMemoryEventStore:
         self._by_id: dict[str, RecordedEvent] = {}
         self.unavailable = False
 
-    def append(self, event: NewEvent, expected_version: int) -> RecordedEvent:
+    def append(self, event: Event, expected_version: int) -> RecordedEvent:
         """Append at ``expected_version``; an id stored with the same content is returned as is."""
         self._check()
+        if not event.stream:  # as the store does: ``ORDERS.created`` belongs to ``ORDERS``
+            event = dataclasses.replace(event, stream=event.event_type.partition(".")[0])
         with self._lock:
             prior = self._by_id.get(event.event_id)
             if prior is not None:
-                if (prior.event_type, prior.aggregate_id, prior.event_data) == (
-                        event.event_type, event.aggregate_id, event.event_data):
+                if event.same_content(prior):
                     return prior
                 raise Conflict(f"event {event.event_id} is stored with a different content")
             stream = self._streams.setdefault(event.aggregate_id, [])
             if len(stream) != expected_version:
                 raise Conflict(f"aggregate {event.aggregate_id!r} is at version {len(stream)}, "
                                f"but the append expected version {expected_version}")
-            recorded = RecordedEvent(event.event_id, event.event_type, event.aggregate_id,
-                                     event.event_data, version=len(stream) + 1,
-                                     position=len(self._by_id) + 1, created_at=datetime.now(UTC))
+            recorded = RecordedEvent(
+                event_id=event.event_id, event_type=event.event_type, aggregate_id=event.aggregate_id,
+                aggregate_type=event.aggregate_type, event_data=event.event_data, stream=event.stream,
+                version=len(stream) + 1, position=len(self._by_id) + 1, created_at=datetime.now(UTC),
+                metadata=event.metadata)
             stream.append(recorded)
             self._by_id[event.event_id] = recorded
             return recorded
@@ -93,6 +97,11 @@ class InMemoryReadModel:
         page = matching[:query.limit]
         more = len(matching) > query.limit
         return OrderPage([order for _, order in page], encode_cursor(page[-1][0]) if more else None)
+
+    def reset(self) -> None:
+        """Forget every projected order."""
+        with self._lock:
+            self._orders.clear()
 
     def apply(self, event: RecordedEvent) -> ApplyOutcome:
         """Project ``event`` once, in version order."""

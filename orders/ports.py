@@ -1,6 +1,7 @@
 """The ports of the order domain: the event store that holds orders, and the read model that shows them.
 
-Each is a small ``Protocol`` over plain dataclasses; adapters live in ``eventstore`` (gRPC),
+Each is a small ``Protocol`` over plain dataclasses (the events are the shared
+``contracts.events`` shapes, re-exported here); adapters live in ``eventstore`` (gRPC),
 ``readmodel`` (SQL) and ``memory`` (in-process fakes for tests). Failures arrive
 as ``kit.errors``: ``Conflict`` when an expected version does not hold, ``Unavailable`` when a
 dependency cannot be reached.
@@ -11,41 +12,20 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
+from contracts.events import Event, RecordedEvent
 from orders.aggregate import Order
 from orders.domain import OrderStatus
 
-
-@dataclass(frozen=True)
-class NewEvent:
-    """An event to append: its id (chosen by the caller, so a retry is idempotent), type, data."""
-
-    event_id: str
-    event_type: str
-    aggregate_id: str
-    event_data: str
-    correlation_id: str = ""
-
-
-@dataclass(frozen=True)
-class RecordedEvent:
-    """An event as stored: its version in the order and its position in the global order."""
-
-    event_id: str
-    event_type: str
-    aggregate_id: str
-    event_data: str
-    version: int
-    position: int
-    created_at: datetime
+__all__ = ["ApplyOutcome", "Event", "EventStore", "OrderPage", "OrderQuery", "ReadModel",
+           "RecordedEvent"]
 
 
 class EventStore(Protocol):
     """Append and read an order's events."""
 
-    def append(self, event: NewEvent, expected_version: int) -> RecordedEvent:
+    def append(self, event: Event, expected_version: int) -> RecordedEvent:
         """Append ``event`` if its aggregate is at ``expected_version`` (0: no events yet).
 
         Raises ``Conflict`` otherwise. Appending an event id already stored with the same content
@@ -99,4 +79,8 @@ class ReadModel(Protocol):
 
     def apply(self, event: RecordedEvent) -> ApplyOutcome:
         """Project one event, at most once: the order's version is committed with its effect."""
+        ...
+
+    def reset(self) -> None:
+        """Forget every projected order (a replay then applies every event again)."""
         ...

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kit.errors import InvalidArgument
@@ -111,6 +111,16 @@ class SqlReadModel:
         for row in conn.execute(statement):
             found.setdefault(row.order_id, []).append(row)
         return found
+
+    def reset(self) -> None:
+        """Delete every projected order, so that a replay rebuilds them from the first event.
+
+        Only the projection's tables: the order service's idempotency keys in the same database
+        belong to the API, not to the projection, and stay.
+        """
+        with self._connect(write=True) as conn:
+            conn.execute(delete(order_items))
+            conn.execute(delete(orders))
 
     def apply(self, event: RecordedEvent) -> ApplyOutcome:
         """Project ``event`` unless it is already reflected or comes after a missing one.

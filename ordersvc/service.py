@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from kit.errors import Conflict, FailedPrecondition, FieldViolation, Internal, InvalidArgument, NotFound
+from kit.errors import Conflict, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from orders import aggregate, events, jsontext, money
-from orders.aggregate import InvalidHistory, Order
+from orders.aggregate import Order
+from orders.decisions import Decision, decide
 from orders.domain import OrderItem, is_order_id
-from orders.ports import EventStore, NewEvent, OrderPage, OrderQuery, ReadModel, RecordedEvent
+from orders.history import OrderHistory, OrderLog
+from orders.ports import Event, EventStore, OrderPage, OrderQuery, ReadModel, RecordedEvent
 from ordersvc.ports import IdempotencyStore, Reservation
 
 log = logging.getLogger(__name__)
@@ -89,17 +91,6 @@ def check_idempotency_key(key: str) -> None:
             f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters without spaces")])
 
 
-def decode_history(recorded: Sequence[RecordedEvent]) -> Order | None:
-    """Rebuild an order from its stored events; a history that makes no sense is ``Internal``."""
-    try:
-        return aggregate.rebuild(
-            events.decode(e.event_type, e.event_data, e.aggregate_id) for e in recorded)
-    except (InvalidHistory, ValueError) as exc:
-        aggregate_id = recorded[0].aggregate_id if recorded else "?"
-        log.error("cannot rebuild order %s from its events: %s", aggregate_id, exc)
-        raise Internal(f"the history of order {aggregate_id} cannot be read") from exc
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -114,6 +105,7 @@ class EventSourcedOrderService:
     def __init__(self, event_store: EventStore, read_model: ReadModel, idempotency: IdempotencyStore,
                  *, clock: Callable[[], datetime] = _now, new_id: Callable[[], str] = _new_id) -> None:
         self._store = event_store
+        self._orders = OrderLog(event_store, recent=0)  # every decision reads the store afresh
         self._read_model = read_model
         self._idempotency = idempotency
         self._clock = clock
@@ -137,8 +129,7 @@ class EventSourcedOrderService:
                 event_id = bound.event_id
                 decided = aggregate.create(bound.order_id, command.customer_id, command.restaurant_id,
                                            command.items, bound.created_on)
-        new_event = NewEvent(event_id, decided.TYPE, decided.order_id, events.encode(decided),
-                             correlation_id=decided.order_id)
+        new_event = events.new_event(event_id, decided)
         try:
             recorded = self._store.append(new_event, expected_version=0)
         except Conflict:
@@ -148,7 +139,7 @@ class EventSourcedOrderService:
         self._project([recorded])
         return Order.created(decided)
 
-    def _already_appended(self, event: NewEvent) -> RecordedEvent:
+    def _already_appended(self, event: Event) -> RecordedEvent:
         history = self._store.load(event.aggregate_id)
         if history and history[0].event_id == event.event_id:
             return history[0]
@@ -157,25 +148,16 @@ class EventSourcedOrderService:
     def cancel_order(self, order_id: str, reason: str = "") -> Order:
         """Decide on the current history and append at its version; re-decide if a concurrent
         event (a worker's) got in first."""
-        for attempt in range(_DECISION_ATTEMPTS):
-            history = self._load(order_id)
-            order = decode_history(history)
-            if order is None:
-                raise NotFound(f"order {order_id} not found")
-            cancelled = order.cancel(reason)
-            try:
-                recorded = self._store.append(
-                    NewEvent(self._new_id(), cancelled.TYPE, order_id, events.encode(cancelled),
-                             correlation_id=order_id),
-                    expected_version=order.version,
-                )
-            except Conflict:
-                if attempt + 1 == _DECISION_ATTEMPTS:
-                    raise
-                continue
-            self._project([*history, recorded])
-            return order.apply(cancelled)
-        raise AssertionError("unreachable")
+        if not is_order_id(order_id):
+            raise NotFound(f"order {order_id} not found")
+
+        def cancel(history: OrderHistory) -> Decision[None]:
+            return Decision(None, history.order.cancel(reason), self._new_id())
+
+        decided = decide(self._orders, order_id, cancel, attempts=_DECISION_ATTEMPTS,
+                         missing=lambda: NotFound(f"order {order_id} not found"))
+        self._project(decided.history.events)
+        return decided.history.order
 
     def get_order(self, order_id: str) -> Order:
         """The read model's copy, or, when it has none yet, the order rebuilt from its events."""
@@ -189,12 +171,11 @@ class EventSourcedOrderService:
             found = None
         if found is not None:
             return found
-        history = self._load(order_id)
-        order = decode_history(history)
-        if order is None:
+        history = self._orders.load(order_id)
+        if history is None:
             raise NotFound(f"order {order_id} not found")
-        self._project(history)
-        return order
+        self._project(history.events)
+        return history.order
 
     def list_orders(self, query: OrderQuery) -> OrderPage:
         """A page of the read model."""

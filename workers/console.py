@@ -87,7 +87,7 @@ def run_replay(eventstore_addr: str, orders_db_url: str, page_size: int = 500,
             def advance(event: RecordedEvent, outcome: ApplyOutcome) -> None:
                 progress.update(task, advance=1, position=event.position)
 
-            counts = replay_projection(EventStoreClient(channel, timeout=30.0), SqlReadModel(engine), engine,
+            counts = replay_projection(EventStoreClient(channel, timeout=30.0), SqlReadModel(engine),
                                        page=page_size, progress=advance)
             done = sum(counts.values())
             progress.update(task, total=done, completed=done)

@@ -15,11 +15,11 @@ from kit.tracing import Tracer
 from kit.zipkin.config import tracer_from_env
 from orders.engine import make_engine
 from orders.eventstore import GRPCEventStore
+from orders.history import OrderLog
 from orders.readmodel import SqlReadModel
 from workers.coordinator import SagaCoordinator
 from workers.endpoints import instrumented, make_endpoint
 from workers.gateway import SimulatedGateway
-from workers.orderlog import OrderLog
 from workers.payment import PaymentService
 from workers.projection import ProjectionService
 from workers.review import ReviewService, closed_restaurants

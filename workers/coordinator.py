@@ -18,10 +18,11 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from kit.errors import Conflict, Unavailable
+from kit.errors import Unavailable
+from orders.decisions import Decision, decide_or_retry_later, decision_id
+from orders.history import OrderHistory, OrderLog
 from orders.ports import RecordedEvent
 from workers.gateway import PaymentGateway
-from workers.orderlog import ATTEMPTS, OrderHistory, OrderLog
 from workers.payment import charge_id
 from workers.saga import SagaState, next_step, state_of
 from workers.sagastore import SagaStore, Transition
@@ -64,37 +65,30 @@ class SagaCoordinator:
 
     def _advance(self, order_id: str, handled_id: str, handled_type: str,
                  event: RecordedEvent | None = None) -> SagaState:
-        for attempt in range(ATTEMPTS):
-            # The history known up to the handled event spares a read; a stale one makes the
-            # append conflict (or finds the step stored already), and the next attempt re-reads.
-            if attempt == 0 and event is not None:
-                history = self._orders.at(event)
-            else:
-                history = self._orders.load(order_id)
-            if history is None:
-                raise Unavailable(f"order {order_id} is not in the event store (yet)")
-            timed_out = self._clock() >= history.order.created_on + self.timeout
-            try:
-                history, actions = self._steps(history, timed_out)
-            except Conflict:
-                continue
-            state = state_of(history, timed_out=timed_out)
-            self._store.record(Transition(
-                order_id=order_id, handled_event_id=handled_id, handled_event_type=handled_type,
-                state=state, actions=actions, order_version=history.order.version,
-                started_at=history.order.created_on, recorded_at=self._clock()))
-            return state
-        raise Unavailable(f"order {order_id} kept changing; its saga will be retried")
+        # The history known up to the handled event spares a read; a stale one makes the append
+        # conflict (or finds the step stored already), and the next attempt re-reads.
+        decided = decide_or_retry_later(
+            self._orders, order_id, self._step, what="its saga", steps=MAX_STEPS,
+            first=None if event is None else (lambda: self._orders.at(event)))
+        history = decided.history
+        for taken in decided.appended:
+            log.info("saga of order %s: %s", order_id, taken.TYPE)
+        state = state_of(history, timed_out=self._timed_out(history))
+        self._store.record(Transition(
+            order_id=order_id, handled_event_id=handled_id, handled_event_type=handled_type,
+            state=state, actions=tuple(taken.TYPE for taken in decided.appended),
+            order_version=history.order.version, started_at=history.order.created_on,
+            recorded_at=self._clock()))
+        return state
 
-    def _steps(self, history: OrderHistory, timed_out: bool) -> tuple[OrderHistory, tuple[str, ...]]:
-        actions: list[str] = []
-        for _ in range(MAX_STEPS):
-            step = next_step(history, timed_out=timed_out)
-            if step is None:
-                break
-            if step.name == "refund":
-                self._gateway.refund(charge_id(history.order.order_id))
-            history = self._orders.append(history, step.event, step.name)
-            actions.append(step.event.TYPE)
-            log.info("saga of order %s: %s", history.order.order_id, step.event.TYPE)
-        return history, tuple(actions)
+    def _timed_out(self, history: OrderHistory) -> bool:
+        return self._clock() >= history.order.created_on + self.timeout
+
+    def _step(self, history: OrderHistory) -> Decision[None]:
+        """The saga's next step on ``history``, its refund made; none when the saga is done."""
+        step = next_step(history, timed_out=self._timed_out(history))
+        if step is None:
+            return Decision(None)
+        if step.name == "refund":
+            self._gateway.refund(charge_id(history.order.order_id))
+        return Decision(None, step.event, decision_id(history.order.order_id, step.name), final=False)

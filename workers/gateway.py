@@ -3,7 +3,7 @@
 A gateway charges an amount under a caller-chosen charge id and is idempotent by that id: charging
 the same id again returns the first outcome without taking money twice, and refunding an id gives
 back a debit at most once (refunding an id that was never debited is a no-op). The payment worker
-charges with the id of its decision (``orderlog.decision_id(order, "payment")``), so a redelivered
+charges with the id of its decision (``orders.decisions.decision_id(order, "payment")``), so a redelivered
 ``ORDERS.created`` cannot charge twice; the saga refunds with the same id.
 
 ``SimulatedGateway`` declines amounts above a credit limit and can fail transiently at a given rate

@@ -22,12 +22,12 @@ from __future__ import annotations
 import enum
 import logging
 
-from kit.errors import Conflict, Unavailable
+from orders.decisions import Decision, decide_or_retry_later, decision_id
 from orders.domain import OrderStatus, PaymentStatus
 from orders.events import OrderCreated
+from orders.history import OrderHistory, OrderLog
 from orders.ports import RecordedEvent
 from workers.gateway import Charge, PaymentGateway
-from workers.orderlog import ATTEMPTS, OrderLog, decision_id
 
 log = logging.getLogger(__name__)
 
@@ -61,24 +61,19 @@ class PaymentService:
         if event.event_type != OrderCreated.TYPE:
             return PaymentOutcome.IGNORED
         order_id = event.aggregate_id
-        for _ in range(ATTEMPTS):
-            history = self._orders.load(order_id)
-            if history is None:
-                # Published events are committed first; a store behind its messages may catch up.
-                raise Unavailable(f"order {order_id} is not in the event store (yet)")
-            order = history.order
-            if order.payment is not PaymentStatus.NONE:
-                return PaymentOutcome.ALREADY_DECIDED
-            if order.status is not OrderStatus.PENDING:
-                if self._gateway.refund(charge_id(order_id)):
-                    log.info("voided the charge of order %s, which is %s", order_id, order.status.value)
-                return PaymentOutcome.NOT_PENDING
-            record = self._gateway.charge(Charge(charge_id(order_id), order_id, order.customer_id,
-                                                 order.amount))
-            decided = order.debit_payment() if record.approved else order.fail_payment(record.reason)
-            try:
-                self._orders.append(history, decided, STEP)
-            except Conflict:
-                continue
-            return PaymentOutcome.DEBITED if record.approved else PaymentOutcome.FAILED
-        raise Unavailable(f"order {order_id} kept changing; the payment will be retried")
+        return decide_or_retry_later(self._orders, order_id, self._decide, what="the payment").result
+
+    def _decide(self, history: OrderHistory) -> Decision[PaymentOutcome]:
+        order = history.order
+        order_id = order.order_id
+        if order.payment is not PaymentStatus.NONE:
+            return Decision(PaymentOutcome.ALREADY_DECIDED)
+        if order.status is not OrderStatus.PENDING:
+            if self._gateway.refund(charge_id(order_id)):
+                log.info("voided the charge of order %s, which is %s", order_id, order.status.value)
+            return Decision(PaymentOutcome.NOT_PENDING)
+        record = self._gateway.charge(Charge(charge_id(order_id), order_id, order.customer_id,
+                                             order.amount))
+        if record.approved:
+            return Decision(PaymentOutcome.DEBITED, order.debit_payment(), charge_id(order_id))
+        return Decision(PaymentOutcome.FAILED, order.fail_payment(record.reason), charge_id(order_id))

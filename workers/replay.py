@@ -1,37 +1,25 @@
 """``eventstream replay projection``: rebuild the orders read model from the event store.
 
-The read model's orders are deleted (idempotency keys stay: they belong to the API, not to the
-projection) and every stored event of the ``ORDERS`` stream is applied again in global position
-order, read in pages with ``GetEvents(from_position, limit)``. ``apply`` is the live projection's
-own, so the rebuilt read model equals what the projection worker maintains. Stop the projection
-workers (and the order service) while replaying: an event applied live between the reset and the
-replay of its order's earlier events would be refused as a gap and then skipped by the live
-consumer's catch-up, which is harmless, but an API read in between sees missing orders.
+The read model forgets its orders (``ReadModel.reset``: the idempotency keys stay, they belong to
+the API, not to the projection) and every stored event of the ``ORDERS`` stream is applied again
+in global position order, read in pages with ``GetEvents(from_position, limit)``. ``apply`` is the
+live projection's own, so the rebuilt read model equals what the projection worker maintains. Stop
+the projection workers (and the order service) while replaying: an event applied live between the
+reset and the replay of its order's earlier events would be refused as a gap and then skipped by
+the live consumer's catch-up, which is harmless, but an API read in between sees missing orders.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from sqlalchemy import Engine, delete
-
 from eventstoresvc.client import EventStoreClient
 from eventstoresvc.domain import EventQuery
-from eventstoresvc.domain import RecordedEvent as StoredEvent
-from orders.engine import WRITE
 from orders.events import STREAM
 from orders.ports import ApplyOutcome, ReadModel, RecordedEvent
-from orders.schema import order_items, orders
 from workers.projection import rebuild
 
 PAGE = 500
-
-
-def as_order_event(event: StoredEvent) -> RecordedEvent:
-    """The event store's event as the order domain sees it."""
-    return RecordedEvent(event_id=event.event_id, event_type=event.event_type,
-                         aggregate_id=event.aggregate_id, event_data=event.event_data,
-                         version=event.version, position=event.position, created_at=event.created_at)
 
 
 def stored_events(client: EventStoreClient, *, page: int = PAGE,
@@ -42,24 +30,15 @@ def stored_events(client: EventStoreClient, *, page: int = PAGE,
         batch = client.get_events(EventQuery(from_position=position, limit=page))
         if not batch:
             return
-        for event in batch:
-            if event.stream == stream:
-                yield as_order_event(event)
+        yield from (event for event in batch if event.stream == stream)
         position = batch[-1].position + 1
 
 
-def reset_read_model(engine: Engine) -> None:
-    """Delete every projected order (not the idempotency keys)."""
-    with engine.connect() as conn, conn.execution_options(**{WRITE: True}).begin():
-        conn.execute(delete(order_items))
-        conn.execute(delete(orders))
-
-
-def replay_projection(client: EventStoreClient, read_model: ReadModel, engine: Engine, *,
+def replay_projection(client: EventStoreClient, read_model: ReadModel, *,
                       reset: bool = True, page: int = PAGE,
                       progress: Callable[[RecordedEvent, ApplyOutcome], None] | None = None,
                       ) -> dict[ApplyOutcome, int]:
     """Rebuild the read model from the event store; how many events had each outcome."""
     if reset:
-        reset_read_model(engine)
+        read_model.reset()
     return rebuild(read_model, stored_events(client, page=page), progress)

@@ -14,12 +14,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Sequence
 
-from kit.errors import Conflict, Unavailable
 from orders.aggregate import Order
+from orders.decisions import Decision, decide_or_retry_later, decision_id
 from orders.domain import OrderStatus, PaymentStatus
 from orders.events import DomainEvent, PaymentDebited, ReviewRejected
+from orders.history import OrderHistory, OrderLog
 from orders.ports import RecordedEvent
-from workers.orderlog import ATTEMPTS, OrderLog
 
 STEP = "review"
 
@@ -74,18 +74,13 @@ class ReviewService:
         if event.event_type != PaymentDebited.TYPE:
             return ReviewOutcome.IGNORED
         order_id = event.aggregate_id
-        for _ in range(ATTEMPTS):
-            history = self._orders.load(order_id)
-            if history is None:
-                raise Unavailable(f"order {order_id} is not in the event store (yet)")
-            order = history.order
-            if (order.status is not OrderStatus.PENDING or order.payment is not PaymentStatus.DEBITED
-                    or history.has(ReviewRejected.TYPE)):
-                return ReviewOutcome.NOT_REVIEWABLE
-            decided = review(order, self._rules)
-            try:
-                self._orders.append(history, decided, STEP)
-            except Conflict:
-                continue
-            return ReviewOutcome.REJECTED if isinstance(decided, ReviewRejected) else ReviewOutcome.APPROVED
-        raise Unavailable(f"order {order_id} kept changing; the review will be retried")
+        return decide_or_retry_later(self._orders, order_id, self._decide, what="the review").result
+
+    def _decide(self, history: OrderHistory) -> Decision[ReviewOutcome]:
+        order = history.order
+        if (order.status is not OrderStatus.PENDING or order.payment is not PaymentStatus.DEBITED
+                or history.has(ReviewRejected.TYPE)):
+            return Decision(ReviewOutcome.NOT_REVIEWABLE)
+        decided = review(order, self._rules)
+        outcome = ReviewOutcome.REJECTED if isinstance(decided, ReviewRejected) else ReviewOutcome.APPROVED
+        return Decision(outcome, decided, decision_id(order.order_id, STEP))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from orders.domain import MAX_REASON_LENGTH, OrderStatus, PaymentStatus
 from orders.events import DomainEvent, OrderCancelled, OrderRejected, PaymentRefunded, ReviewRejected
-from workers.orderlog import OrderHistory
+from orders.history import OrderHistory
 
 TIMEOUT_REASON = "timeout"
 

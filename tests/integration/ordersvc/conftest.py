@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 import urllib3
+from ordersvc_servers import database_urls, running_eventstore
 
-from eventstoresvc.container import build as build_eventstore
-from eventstoresvc.server import EventStoreServer
 from kit.testing.http import serve_wsgi
 from kit.testing.nats import NatsServer, running_nats
 from kit.testing.net import free_port
@@ -50,30 +49,15 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def db_urls(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(event store URL, orders URL): empty databases of the backend under test."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'events.db'}", f"sqlite:///{tmp_path / 'orders.db'}"
-        return
-    server, _ = request.getfixturevalue("postgres")
-    events_db, orders_db = server.create_database(), server.create_database()
-    try:
-        yield server.url(events_db), server.url(orders_db)
-    finally:
-        server.drop_database(events_db)
-        server.drop_database(orders_db)
+    with database_urls(backend, request, tmp_path) as urls:
+        yield urls
 
 
 @pytest.fixture
 def eventstore(db_urls: tuple[str, str], nats_server: NatsServer) -> Iterator[str]:
     """A running event store service; yields its ``host:port``."""
-    nats_server.start()
-    port = free_port()
-    server = EventStoreServer(build_eventstore(db_url=db_urls[0], nats_url=nats_server.url, port=port),
-                              host="127.0.0.1", port=port)
-    server.start()
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.stop(grace=1.0, flush_timeout=1.0)
+    with running_eventstore(db_urls[0], nats_server) as address:
+        yield address
 
 
 @dataclass

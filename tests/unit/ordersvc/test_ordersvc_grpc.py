@@ -90,7 +90,8 @@ def test_get_and_list(stub: pb_grpc.OrderServiceStub, service: OrderService) -> 
 
 def test_order_events(stub: pb_grpc.OrderServiceStub, service: OrderService) -> None:
     service.order_history.return_value = [RecordedEvent(  # type: ignore[attr-defined]
-        "e-1", "ORDERS.created", "o-1", '{"order_id":"o-1"}', 1, 4, datetime(2024, 5, 1, tzinfo=UTC))]
+        event_id="e-1", event_type="ORDERS.created", aggregate_id="o-1", event_data='{"order_id":"o-1"}',
+        version=1, position=4, created_at=datetime(2024, 5, 1, tzinfo=UTC))]
     reply = stub.GetOrderEvents(pb.GetOrderEventsRequest(order_id="o-1"))
     assert [(e.event_type, e.version, e.position) for e in reply.events] == [("ORDERS.created", 1, 4)]
     assert reply.events[0].event_data == '{"order_id":"o-1"}'

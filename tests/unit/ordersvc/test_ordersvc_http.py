@@ -162,8 +162,9 @@ def test_cancel_with_and_without_a_reason(client: FlaskClient, service: OrderSer
 
 def test_history_lists_the_events_with_their_data(client: FlaskClient, service: OrderService) -> None:
     service.order_history.return_value = [RecordedEvent(  # type: ignore[attr-defined]
-        "e-1", "ORDERS.paymentdebited", "o-1", '{"order_id":"o-1","amount":37.50}', 2, 7,
-        datetime(2024, 5, 1, tzinfo=UTC))]
+        event_id="e-1", event_type="ORDERS.paymentdebited", aggregate_id="o-1",
+        event_data='{"order_id":"o-1","amount":37.50}', version=2, position=7,
+        created_at=datetime(2024, 5, 1, tzinfo=UTC))]
     response = client.get("/api/orders/o-1/events")
     assert response.status_code == 200
     assert b'"data":{"order_id":"o-1","amount":37.50}' in response.data

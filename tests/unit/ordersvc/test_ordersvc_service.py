@@ -11,7 +11,7 @@ from kit.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, 
 from orders import events
 from orders.domain import OrderItem, OrderStatus
 from orders.memory import InMemoryEventStore, InMemoryReadModel
-from orders.ports import NewEvent, OrderQuery, RecordedEvent
+from orders.ports import Event, OrderQuery, RecordedEvent
 from ordersvc.memory import InMemoryIdempotencyStore
 from ordersvc.service import CreateOrder, EventSourcedOrderService, IdempotencyKeyReused
 
@@ -33,6 +33,12 @@ def fx() -> Fixture:
 
 def place(fx: Fixture, key: str | None = None, customer: str = "cust-1") -> str:
     return fx.service.create_order(CreateOrder(customer, "rest-1", ITEMS, key)).order_id
+
+
+def stored(event_id: str, event_type: str, order_id: str, data: str) -> Event:
+    """An order event to append, as a worker would."""
+    return Event(event_id=event_id, event_type=event_type, aggregate_id=order_id,
+                 aggregate_type=events.AGGREGATE_TYPE, event_data=data, stream=events.STREAM)
 
 
 def test_create_appends_one_created_event_at_version_one(fx: Fixture) -> None:
@@ -96,11 +102,11 @@ def test_cancel_re_decides_when_a_concurrent_event_wins(fx: Fixture) -> None:
     real_append = fx.store.append
     raced = []
 
-    def append_after_a_worker(event: NewEvent, expected_version: int) -> RecordedEvent:
+    def append_after_a_worker(event: Event, expected_version: int) -> RecordedEvent:
         if not raced:
             raced.append(True)
-            real_append(NewEvent("worker-1", "ORDERS.paymentdebited", order_id,
-                                 '{"customer_id": "cust-1", "amount": 29.97}'), 1)
+            real_append(stored("worker-1", "ORDERS.paymentdebited", order_id,
+                               '{"customer_id": "cust-1", "amount": 29.97}'), 1)
         return real_append(event, expected_version)
 
     fx.store.append = append_after_a_worker  # type: ignore[method-assign]
@@ -111,9 +117,9 @@ def test_cancel_re_decides_when_a_concurrent_event_wins(fx: Fixture) -> None:
 
 def test_cancel_loses_to_an_approval_that_got_in_first(fx: Fixture) -> None:
     order_id = place(fx)
-    fx.store.append(NewEvent("w1", "ORDERS.paymentdebited", order_id,
-                             '{"customer_id": "cust-1", "amount": 29.97}'), 1)
-    fx.store.append(NewEvent("w2", "ORDERS.approved", order_id, "{}"), 2)
+    fx.store.append(stored("w1", "ORDERS.paymentdebited", order_id,
+                           '{"customer_id": "cust-1", "amount": 29.97}'), 1)
+    fx.store.append(stored("w2", "ORDERS.approved", order_id, "{}"), 2)
     with pytest.raises(FailedPrecondition, match="Approved"):
         fx.service.cancel_order(order_id)
 

@@ -9,10 +9,11 @@ from workers_fakes import World, append, place, types
 
 from kit.errors import Unavailable
 from orders import events
+from orders.decisions import decision_id
+from orders.history import OrderLog
 from orders.memory import InMemoryEventStore
-from orders.ports import NewEvent, RecordedEvent
+from orders.ports import Event, RecordedEvent
 from workers.gateway import ChargeStatus, InMemoryChargeLedger, SimulatedGateway
-from workers.orderlog import OrderLog, decision_id
 from workers.payment import PaymentOutcome, PaymentService, charge_id
 
 
@@ -62,7 +63,7 @@ class CancelBeforeFirstAppend(InMemoryEventStore):
         super().__init__()
         self.raced = False
 
-    def append(self, event: NewEvent, expected_version: int) -> RecordedEvent:
+    def append(self, event: Event, expected_version: int) -> RecordedEvent:
         if event.event_type == events.PaymentDebited.TYPE and not self.raced:
             self.raced = True
             append(self, events.OrderCancelled(event.aggregate_id, "too slow"), "cancel-race")

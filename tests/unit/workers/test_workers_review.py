@@ -5,7 +5,7 @@ from __future__ import annotations
 from workers_fakes import World, append, place, types
 
 from orders import events
-from workers.orderlog import decision_id
+from orders.decisions import decision_id
 from workers.review import ReviewOutcome, closed_restaurants, parse_restaurants
 
 

@@ -39,7 +39,8 @@ def test_the_read_model_applies_it() -> None:
     stamp = datetime(2024, 5, 1, tzinfo=UTC)
     decided: list[events.DomainEvent] = [
         created, events.PaymentDebited("o-1", "c-1", Decimal("5.00")), events.ReviewRejected("o-1", "closed")]
-    stored = [RecordedEvent(f"e-{v}", e.TYPE, "o-1", events.encode(e), v, v, stamp)
+    stored = [RecordedEvent(event_id=f"e-{v}", event_type=e.TYPE, aggregate_id="o-1",
+                            event_data=events.encode(e), version=v, position=v, created_at=stamp)
               for v, e in enumerate(decided, 1)]
     assert [read_model.apply(e) for e in stored] == [ApplyOutcome.APPLIED] * 3
     order = read_model.get("o-1")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from workers_fakes import World, append, place, types
 
 from orders import events
+from orders.decisions import decision_id
+from orders.memory import InMemoryEventStore
+from orders.ports import RecordedEvent
 from workers.gateway import ChargeStatus
-from workers.orderlog import decision_id
 from workers.saga import SagaState, next_step, state_of
 
 
@@ -123,3 +127,31 @@ def test_next_step_and_state_follow_the_order() -> None:
     step = next_step(history, timed_out=True)
     assert step is not None and step.name == "refund"
     assert state_of(history, timed_out=True) is SagaState.COMPENSATING
+
+
+class CountingStore(InMemoryEventStore):
+    """An in-memory store that counts its reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads = 0
+
+    def load(self, aggregate_id: str) -> list[RecordedEvent]:
+        self.loads += 1
+        return super().load(aggregate_id)
+
+
+def test_the_saga_reads_an_order_once_while_its_events_arrive_in_order():
+    store = CountingStore()
+    world = World(store=store)
+    created = place(store)
+    world.saga.handle(created)
+    reads = store.loads
+    debited = append(store, events.PaymentDebited("o-1", "cust-1", Decimal("25.00")), "o-1-debit")
+    approved = append(store, events.OrderApproved("o-1"), "o-1-approve")
+    reads_by_helpers = store.loads - reads
+    assert world.saga.handle(debited) is SagaState.AWAITING_REVIEW
+    assert world.saga.handle(approved) is SagaState.APPROVED
+    assert store.loads - reads == reads_by_helpers  # the saga itself read nothing more
+    record = world.sagas.get("o-1")
+    assert record is not None and record.order_version == 3

@@ -8,11 +8,11 @@ from decimal import Decimal
 
 from orders import aggregate, events
 from orders.domain import OrderItem
+from orders.history import OrderLog
 from orders.memory import InMemoryEventStore
-from orders.ports import NewEvent, RecordedEvent
+from orders.ports import RecordedEvent
 from workers.coordinator import SagaCoordinator
 from workers.gateway import InMemoryChargeLedger, SimulatedGateway
-from workers.orderlog import OrderLog
 from workers.payment import PaymentService
 from workers.review import ReviewService, closed_restaurants
 from workers.sagastore import InMemorySagaStore
@@ -25,13 +25,13 @@ def place(store: InMemoryEventStore, order_id: str = "o-1", *, price: str = "12.
     """Append ``ORDERS.created`` of a new order; return it as stored."""
     created = aggregate.create(order_id, "cust-1", restaurant,
                                [OrderItem("p-1", "Pizza", Decimal(price), quantity)], created_on)
-    return store.append(NewEvent(f"{order_id}-created", created.TYPE, order_id, events.encode(created)), 0)
+    return store.append(events.new_event(f"{order_id}-created", created), 0)
 
 
 def append(store: InMemoryEventStore, event: events.DomainEvent, event_id: str) -> RecordedEvent:
     """Append ``event`` at the order's current version."""
     version = len(store.load(event.order_id))
-    return store.append(NewEvent(event_id, event.TYPE, event.order_id, events.encode(event)), version)
+    return store.append(events.new_event(event_id, event), version)
 
 
 def types(store: InMemoryEventStore, order_id: str = "o-1") -> list[str]:

@@ -1,35 +1,33 @@
-"""OrderLog.at: the history known up to an event, read from the store only when it must be."""
+"""The order history: rebuilt from stored events; OrderLog.at reads the store only when it must."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
-from workers_fakes import World, append, place
+from orders_fakes import CountingStore, append, debit, place
 
-from kit.errors import Conflict
+from kit.errors import Conflict, Internal
 from orders import events
+from orders.history import OrderLog, rebuild
 from orders.memory import InMemoryEventStore
-from orders.ports import RecordedEvent
-from workers.orderlog import OrderLog
-from workers.saga import SagaState
 
 
-class CountingStore(InMemoryEventStore):
-    """An in-memory store that counts its reads."""
+def test_a_history_is_rebuilt_from_its_events_and_none_from_none():
+    store = InMemoryEventStore()
+    place(store)
+    debit(store)
+    history = rebuild(store.load("o-1"))
+    assert history is not None and history.order.version == 2 and len(history.events) == 2
+    assert history.has("ORDERS.paymentdebited") and not history.has("ORDERS.approved")
+    assert history.last("ORDERS.created") == history.events[0]
+    assert rebuild([]) is None
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.loads = 0
 
-    def load(self, aggregate_id: str) -> list[RecordedEvent]:
-        self.loads += 1
-        return super().load(aggregate_id)
-
-
-def debit(store: InMemoryEventStore, order_id: str = "o-1") -> RecordedEvent:
-    """Append the payment of an order placed with ``place``'s defaults (2 x 12.50)."""
-    return append(store, events.PaymentDebited(order_id, "cust-1", Decimal("25.00")), f"{order_id}-debit")
+def test_a_history_that_makes_no_sense_is_internal():
+    store = InMemoryEventStore()
+    place(store)
+    debited = debit(store)
+    with pytest.raises(Internal, match="o-1"):
+        rebuild([debited])  # a payment before the order exists
 
 
 def test_an_order_never_seen_is_read_from_the_store():
@@ -75,7 +73,7 @@ def test_a_stale_history_fails_its_append_and_the_store_read_tells_the_truth():
     assert stale is not None
     append(store, events.OrderCancelled("o-1", "changed my mind"), "cancel")
     with pytest.raises(Conflict):
-        log.append(stale, stale.order.debit_payment(), "payment")
+        log.append(stale, stale.order.debit_payment(), "payment-1")
     fresh = log.load("o-1")
     assert fresh is not None and fresh.order.status.value == "Cancelled"
 
@@ -91,19 +89,3 @@ def test_the_known_histories_are_bounded():
     assert store.loads == reads + 1
     log.at(debited_c)  # "c" is known: extended
     assert store.loads == reads + 1
-
-
-def test_the_saga_reads_an_order_once_while_its_events_arrive_in_order():
-    store = CountingStore()
-    world = World(store=store)
-    created = place(store)
-    world.saga.handle(created)
-    reads = store.loads
-    debited = debit(store)
-    approved = append(store, events.OrderApproved("o-1"), "o-1-approve")
-    reads_by_helpers = store.loads - reads
-    assert world.saga.handle(debited) is SagaState.AWAITING_REVIEW
-    assert world.saga.handle(approved) is SagaState.APPROVED
-    assert store.loads - reads == reads_by_helpers  # the saga itself read nothing more
-    record = world.sagas.get("o-1")
-    assert record is not None and record.order_version == 3

@@ -1,24 +1,18 @@
-"""An order's stored history and the decisions workers append to it, idempotently.
+"""An order's stored history, rebuilt in one place, and the log that reads and extends it.
 
-Workers decide from the order as the event store has it, never from a message alone: the history
-``load`` reads, or, to spare that read for a worker that sees every event of an order (the saga),
-the one ``at`` gives: the history this process last read or appended, followed by the event being
-handled when it is the next version. Such a history may miss events stored since; deciding from it
-is safe all the same, because every decision is appended at the history's version: a stale one gets
-``Conflict`` (or, if the same decision was stored meanwhile, is recognised as it), and the worker
-re-reads with ``load``.
-
-Decisions are appended with a deterministic event id (``decision_id``: one id per order and step,
-e.g. "payment" or "refund") at the order's version as the expected version. So a redelivered
-message finds its decision already taken, two instances racing on one order cannot both decide
-(one append wins, the other gets ``Conflict`` and re-reads), and a retried append of the same
-decision is recognised by the store and kept once.
+Decisions about an order are taken from the order as the event store has it, never from a message
+alone: the history ``OrderLog.load`` reads, or, to spare that read for a reader that sees every
+event of an order (the saga), the one ``at`` gives: the history this process last read or
+appended, followed by the event being handled when it is the next version. Such a history may miss
+events stored since; deciding from it is safe all the same, because every decision is appended at
+the history's version: a stale one gets ``Conflict`` (or, if the same decision was stored
+meanwhile, is recognised as it), and the decider re-reads with ``load`` (see ``orders.decisions``).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,17 +21,9 @@ from kit.errors import Internal
 from orders import aggregate, events
 from orders.aggregate import InvalidHistory, Order
 from orders.events import DomainEvent
-from orders.ports import EventStore, NewEvent, RecordedEvent
+from orders.ports import EventStore, RecordedEvent
 
-NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://eventstream.local/workers")
-ATTEMPTS = 5
-"""How often a worker re-reads an order after losing an append race before giving up (and
-letting the message be redelivered)."""
-
-
-def decision_id(order_id: str, step: str) -> str:
-    """The deterministic event id of ``step`` ("payment", "review", "refund", ...) of an order."""
-    return str(uuid.uuid5(NAMESPACE, f"{order_id}/{step}"))
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,7 +55,9 @@ def rebuild(recorded: Sequence[RecordedEvent]) -> OrderHistory | None:
         order = aggregate.rebuild(
             events.decode(e.event_type, e.event_data, e.aggregate_id) for e in recorded)
     except (InvalidHistory, ValueError) as exc:
-        raise Internal(f"the history of order {recorded[0].aggregate_id} cannot be read") from exc
+        aggregate_id = recorded[0].aggregate_id if recorded else "?"
+        log.error("cannot rebuild order %s from its events: %s", aggregate_id, exc)
+        raise Internal(f"the history of order {aggregate_id} cannot be read") from exc
     return None if order is None else OrderHistory(order, tuple(recorded))
 
 
@@ -78,7 +66,10 @@ RECENT = 4096
 
 
 class OrderLog:
-    """Reads orders from, and appends decisions to, an ``EventStore``."""
+    """Reads orders from, and appends decisions to, an ``EventStore``.
+
+    ``recent`` histories are kept for ``at``; 0 keeps none (a reader that never calls ``at``).
+    """
 
     def __init__(self, store: EventStore, recent: int = RECENT) -> None:
         self._store = store
@@ -112,6 +103,8 @@ class OrderLog:
 
     def _remember(self, history: OrderHistory) -> OrderHistory:
         """Keep ``history`` as the order's latest known one, unless a later one is known."""
+        if self._recent_size <= 0:
+            return history
         order_id = history.order.order_id
         with self._lock:
             known = self._recent.get(order_id)
@@ -122,17 +115,14 @@ class OrderLog:
                     self._recent.popitem(last=False)
         return history
 
-    def append(self, history: OrderHistory, event: DomainEvent, step: str) -> OrderHistory:
-        """Append ``event`` as the order's ``step`` at its current version; the history after it.
+    def append(self, history: OrderHistory, event: DomainEvent, event_id: str) -> OrderHistory:
+        """Append ``event`` under ``event_id`` at the order's current version; the history after it.
 
         Raises ``Conflict`` when the order changed since ``history`` was read (re-read and decide
-        again). When the store already holds this step's event (a retry), the order is re-read.
+        again). When the store already holds an event of this id (a retry), the order is re-read.
         """
         order_id = history.order.order_id
-        recorded = self._store.append(
-            NewEvent(event_id=decision_id(order_id, step), event_type=event.TYPE, aggregate_id=order_id,
-                     event_data=events.encode(event), correlation_id=order_id),
-            history.order.version)
+        recorded = self._store.append(events.new_event(event_id, event), history.order.version)
         if recorded.version == history.order.version + 1:
             return self._remember(history.then(recorded, event))
         reloaded = self.load(order_id)

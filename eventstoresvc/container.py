@@ -71,7 +71,7 @@ class Container(containers.DeclarativeContainer):
         tracer_from_env, "eventstoresvc", config.zipkin_url, port=config.port)
     endpoints = providers.Singleton(instrumented_endpoints, service)
     servicer = providers.Singleton(EventStoreServicer, endpoints, tracer=tracer)
-    relay = providers.Singleton(OutboxRelay, repository, config.nats_url)
+    relay = providers.Singleton(OutboxRelay, repository, config.nats_url, tracer=tracer)
 
 
 def build(

@@ -13,35 +13,23 @@ Message format (what consumers read):
   ``Event-Type``, ``Aggregate-Id``, ``Aggregate-Type``, ``Event-Version``, ``Event-Position``,
   ``Created-At`` (RFC 3339, UTC), ``Correlation-Id`` / ``Causation-Id`` when set, and the B3 trace
   context (multi-header B3 with lower-case keys, ``x-b3-traceid``, ``x-b3-spanid``, ...,
-  written by ``kit.zipkin.b3``) of the request that appended the event.
+  written by ``kit.zipkin.b3``): the relay's PRODUCER span, a child of the request that appended
+  the event, or that request's span itself when the relay does not trace.
 """
 
 from __future__ import annotations
 
 from nats.js import JetStreamContext
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import RetentionPolicy, StorageType
 
 from eventstoresvc.domain import RecordedEvent
 from kit.context import TraceContext
+from kit.nats.streams import ensure_stream_async
 from kit.zipkin import b3
 
 STREAM_NAME = "ORDERS"
 STREAM_SUBJECTS = ["ORDERS.*"]
 DUPLICATE_WINDOW = 2 * 60 * 60.0  # seconds
-
-
-def stream_config(*, replicas: int = 1) -> StreamConfig:
-    """The configuration of the ``ORDERS`` stream."""
-    return StreamConfig(
-        name=STREAM_NAME,
-        description="Order events, published by the event store's outbox relay",
-        subjects=list(STREAM_SUBJECTS),
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        duplicate_window=DUPLICATE_WINDOW,
-        num_replicas=replicas,
-    )
 
 
 async def ensure_stream(js: JetStreamContext, *, replicas: int = 1) -> str:
@@ -50,20 +38,10 @@ async def ensure_stream(js: JetStreamContext, *, replicas: int = 1) -> str:
     Returns "created", "updated" or "unchanged". Settings an operator may have tuned (replicas,
     limits) are left as they are on an existing stream.
     """
-    wanted = stream_config(replicas=replicas)
-    try:
-        info = await js.stream_info(STREAM_NAME)
-    except NotFoundError:
-        await js.add_stream(wanted)
-        return "created"
-    config = info.config
-    subjects = sorted(set(config.subjects or []) | set(STREAM_SUBJECTS))
-    if subjects == sorted(config.subjects or []) and (config.duplicate_window or 0) >= DUPLICATE_WINDOW:
-        return "unchanged"
-    config.subjects = subjects
-    config.duplicate_window = max(config.duplicate_window or 0, DUPLICATE_WINDOW)
-    await js.update_stream(config)
-    return "updated"
+    return await ensure_stream_async(
+        js, STREAM_NAME, STREAM_SUBJECTS, retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
+        description="Order events, published by the event store's outbox relay",
+        duplicate_window=DUPLICATE_WINDOW, num_replicas=replicas)
 
 
 def headers(event: RecordedEvent) -> dict[str, str]:

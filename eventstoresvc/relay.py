@@ -24,10 +24,12 @@ with jitter) and appends keep working.
 A batch is written to the connection in position order and its acks awaited together
 (``publisher``), so the stream's order is the position order; only a refused or unacknowledged
 message in the middle of a batch can let the events after it into the stream before it (they are
-published again after it, as duplicates). Within one process the relay is woken by each commit
+published again after it, as duplicates). With a tracer, each publish is a PRODUCER span in the
+trace of the append that stored the event (its stored B3 context), and the message carries the
+span's context, so the consumers' spans are its children. Within one process the relay is woken by each commit
 and reads the new events from the repository's window of recent commits, not from the database;
 commits of other processes are noticed by polling every ``idle_poll`` seconds. asyncio (nats-py)
-lives only inside this module and ``publisher``: the relay runs its own event loop in a thread and
+lives only inside this module and ``kit.nats.pipeline``: the relay runs its own event loop in a thread and
 reaches the synchronous repository through worker threads.
 """
 
@@ -47,10 +49,11 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 from eventstoresvc import jetstream
 from eventstoresvc.domain import RecordedEvent
-from eventstoresvc.publisher import Message, Publisher, PublishError
 from eventstoresvc.repository import EventRepository
+from kit.nats.pipeline import Message, PipelinedPublisher, PublishError
 from kit.nats.servers import server_list
 from kit.registries import per_registry
+from kit.tracing import NOOP_TRACER, Tracer
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +96,10 @@ class OutboxRelay:
         checkpoint_interval: float = 0.1,
         coalesce: float = 0.002,
         registry: CollectorRegistry = REGISTRY,
+        tracer: Tracer = NOOP_TRACER,
     ) -> None:
         self._repository = repository
+        self._tracer = tracer
         self._nats_url = nats_url
         self._batch_size = batch_size
         self._ack_timeout = ack_timeout
@@ -179,7 +184,7 @@ class OutboxRelay:
                           self._repository.backlog())
                 return
             try:
-                await self._relay(Publisher(client))
+                await self._relay(PipelinedPublisher(client, tracer=self._tracer))
             finally:
                 await client.close()
         finally:
@@ -245,7 +250,7 @@ class OutboxRelay:
         self._saved_at = time.monotonic()
         return acked
 
-    async def _relay(self, publisher: Publisher) -> None:
+    async def _relay(self, publisher: PipelinedPublisher) -> None:
         try:
             saved = acked = await self._checkpoint()
         except Exception:
@@ -284,16 +289,16 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await self._save(acked, saved)
 
-    async def _publish(self, publisher: Publisher, batch: list[RecordedEvent]) -> int:
+    async def _publish(self, publisher: PipelinedPublisher, batch: list[RecordedEvent]) -> int:
         """Publish ``batch`` in order; the length of the prefix JetStream acknowledged."""
         messages = [Message(e.event_type, e.event_data.encode("utf-8"), jetstream.headers(e)) for e in batch]
         try:
-            acked = await publisher.publish(messages, self._ack_timeout)
+            acked = len(await publisher.publish(messages, self._ack_timeout))
         except PublishError as exc:
-            acked = exc.args[1]
+            acked = len(exc.sequences)
             self.metrics.failures.inc()
             failed = batch[acked]
             log.warning("publishing event %s (position %d) failed: %s", failed.event_id, failed.position,
-                        exc.args[0])
+                        exc.message)
         self.metrics.published.inc(acked)
-        return int(acked)
+        return acked

@@ -45,8 +45,9 @@ class Tracer(Protocol):
 
         For SERVER and CONSUMER spans ``headers`` are the incoming headers (keys case-insensitive
         as given by the transport); their B3 context, if valid, makes this span a child, otherwise a
-        new trace starts. CLIENT and PRODUCER spans are children of the current span. An exception
-        leaving the block is tagged as ``error`` and re-raised.
+        new trace starts. CLIENT and PRODUCER spans are children of the current span, or, given
+        ``headers`` that carry a context, of that one (a message published on behalf of an earlier
+        request). An exception leaving the block is tagged as ``error`` and re-raised.
         """
 
     def inject(self, headers: MutableMapping[str, str]) -> None:

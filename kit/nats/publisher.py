@@ -1,10 +1,11 @@
 """Publish to JetStream from synchronous code and wait for the stream's ack.
 
 ``JetStreamPublisher`` runs one nats-py connection on a private event loop in a background thread;
-``publish`` is a blocking call safe from any thread. It opens a PRODUCER span (a child of the
-current span) whose B3 context travels in the message headers, sets ``Nats-Msg-Id`` when a message
-id is given (JetStream then drops re-publishes inside the stream's duplicate window), and returns
-the stream sequence JetStream stored the message at.
+``publish`` is a blocking call safe from any thread, made with the kit's one publishing path
+(``kit.nats.pipeline``, a batch of one). Its PRODUCER span is a child of the current span (or of
+the B3 context the given headers carry) and its own context travels in the message headers; it
+sets ``Nats-Msg-Id`` when a message id is given (JetStream then drops re-publishes inside the
+stream's duplicate window), and returns the stream sequence JetStream stored the message at.
 
 The connection is made on first use and, once made, reconnects by itself; while NATS cannot be
 reached ``publish`` raises ``Unavailable`` (retryable) after at most ``timeout`` seconds, or the
@@ -24,17 +25,22 @@ from typing import TypeVar
 
 import nats
 from nats.aio.client import Client
-from nats.js.errors import APIError
 
 from kit.context import current
 from kit.endpoint import Endpoint
 from kit.errors import DeadlineExceeded, FailedPrecondition, KitError, Unavailable
+from kit.nats.pipeline import UNAVAILABLE, Message, PipelinedPublisher, PublishError
 from kit.nats.servers import log_connection_error, server_list
-from kit.tracing import NOOP_TRACER, SpanKind, Tracer
+from kit.tracing import NOOP_TRACER, Tracer
 
 Req = TypeVar("Req")
 
 MSG_ID = "Nats-Msg-Id"
+
+
+def has_trace_context(headers: Mapping[str, str]) -> bool:
+    """Whether ``headers`` already carry a B3 context (any key case)."""
+    return any(key.lower() in ("b3", "x-b3-traceid") for key in headers)
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ class JetStreamPublisher:
         self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
         self._thread.start()
         self._client: Client | None = None
+        self._pipeline: PipelinedPublisher | None = None
+        self._pipeline_client: Client | None = None
         self._connecting: asyncio.Lock | None = None
         self._closed = False
 
@@ -70,24 +78,18 @@ class JetStreamPublisher:
         if self._closed:
             raise Unavailable("the publisher is closed")
         timeout = self._call_timeout(subject)
-        with self._tracer.span(subject, SpanKind.PRODUCER) as span:
-            outgoing = dict(headers or {})
-            if msg_id is not None:
-                outgoing[MSG_ID] = msg_id
-            if self._traced:
-                span.tag("messaging.system", "nats")
-                span.tag("messaging.subject", subject)
-                self._tracer.inject(outgoing)
-            future = asyncio.run_coroutine_threadsafe(self._publish(subject, data, outgoing, timeout),
-                                                      self._loop)
-            try:
-                sequence = future.result(timeout + 1.0)
-            except concurrent.futures.TimeoutError as exc:
-                future.cancel()
-                raise Unavailable(f"no ack from JetStream for {subject} within {timeout:.1f}s") from exc
-            if self._traced:
-                span.tag("messaging.stream_sequence", str(sequence))
-            return sequence
+        outgoing = dict(headers or {})
+        if msg_id is not None:
+            outgoing[MSG_ID] = msg_id
+        if self._traced and not has_trace_context(outgoing):
+            self._tracer.inject(outgoing)  # the caller's span, parent of the PRODUCER span
+        future = asyncio.run_coroutine_threadsafe(self._publish(subject, data, outgoing, timeout),
+                                                  self._loop)
+        try:
+            return future.result(timeout + 1.0)
+        except concurrent.futures.TimeoutError as exc:
+            future.cancel()
+            raise Unavailable(f"no ack from JetStream for {subject} within {timeout:.1f}s") from exc
 
     def endpoint(self, encode: Callable[[Req], Outgoing]) -> Endpoint[Req, int]:
         """An endpoint publishing ``encode(request)`` and returning its stream sequence."""
@@ -135,19 +137,19 @@ class JetStreamPublisher:
     async def _publish(self, subject: str, data: bytes, headers: dict[str, str], timeout: float) -> int:
         try:
             client = await self._connected(timeout)
-            ack = await client.jetstream().publish(subject, data, timeout=timeout, headers=headers or None)
+            if self._pipeline is None or self._pipeline_client is not client:
+                self._pipeline = PipelinedPublisher(client, tracer=self._tracer)
+                self._pipeline_client = client
+            sequences = await self._pipeline.publish([Message(subject, data, headers)], timeout)
+        except PublishError as exc:
+            if exc.code is None or exc.code == UNAVAILABLE:  # no answer, or no stream there (yet)
+                raise Unavailable(f"cannot publish to {subject}: {exc.message}") from exc
+            raise FailedPrecondition(f"JetStream refused the message on {subject}: {exc.message}") from exc
         except KitError:
             raise
-        except APIError as exc:
-            if exc.code == 503:
-                raise Unavailable(f"JetStream unavailable: {exc.description}") from exc
-            raise FailedPrecondition(
-                f"JetStream refused the message on {subject}: {exc.description}") from exc
-        except nats.errors.NoRespondersError as exc:
-            raise Unavailable(f"no JetStream stream answers on {subject} (not created yet, or down)") from exc
         except Exception as exc:  # timeouts, closed connections, refused connects: NATS is out of reach
             raise Unavailable(f"cannot publish to {subject}: {exc!r}") from exc
-        return int(ack.seq)
+        return sequences[0]
 
     async def _close(self) -> None:
         if self._client is not None and not self._client.is_closed:

@@ -1,7 +1,9 @@
 """Idempotent creation of JetStream streams and durable pull consumers, and a one-shot connection.
 
-``ensure_stream`` creates a stream or widens the subjects of an existing one and leaves every other
-setting of an existing stream alone (an operator may have tuned replicas or limits). Consumers are
+``ensure_stream`` creates a stream or widens the subjects of an existing one, lengthens its
+duplicate window when a longer one is asked for (de-duplication by ``Nats-Msg-Id`` depends on it),
+and leaves every other setting of an existing stream alone (an operator may have tuned replicas
+or limits). Consumers are
 created with "create or update" semantics: starting a consumer with the configuration it already has
 is a no-op, so any number of instances can start at once.
 
@@ -54,7 +56,11 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
 
 async def ensure_stream_async(js: JetStreamContext, name: str, subjects: Sequence[str],
                               **config: Any) -> str:
-    """Create stream ``name`` or add missing ``subjects``; "created", "updated" or "unchanged"."""
+    """Create stream ``name`` or bring an existing one in line; "created", "updated" or "unchanged".
+
+    An existing stream gains the missing ``subjects`` and, if ``duplicate_window`` is given, a
+    window at least that long; its other settings stay as they are.
+    """
     try:
         info = await js.stream_info(name)
     except NotFoundError:
@@ -63,9 +69,11 @@ async def ensure_stream_async(js: JetStreamContext, name: str, subjects: Sequenc
         return "created"
     current = info.config
     wanted = sorted(set(current.subjects or []) | set(subjects))
-    if wanted == sorted(current.subjects or []):
+    window = max(current.duplicate_window or 0, config.get("duplicate_window") or 0)
+    if wanted == sorted(current.subjects or []) and window == (current.duplicate_window or 0):
         return "unchanged"
     current.subjects = wanted
+    current.duplicate_window = window
     await js.update_stream(current)
     return "updated"
 

@@ -7,7 +7,9 @@ Span relationships:
   every span has exactly one recording host). Without valid B3 they continue the current span, if
   any, else start a new trace.
 - CLIENT and PRODUCER spans are children of the current span (``kit.context.current().trace``), or
-  start a new trace outside any span.
+  start a new trace outside any span. Given ``headers`` with a valid B3 context, they are children
+  of that context instead: a message published later on behalf of an earlier request (an outbox
+  relay publishing a stored event) joins the trace of the request that stored it.
 
 The sampling decision is made once, at the root, with probability ``sample_rate``; it then travels
 with the context (B3 ``sampled``) so every downstream service agrees. Unsampled spans still get ids
@@ -83,15 +85,11 @@ class ZipkinTracer:
     ) -> ZipkinSpan:
         """Open a span named ``name`` (see the module docstring for how its parent is chosen)."""
         context: TraceContext
-        if kind is SpanKind.SERVER or kind is SpanKind.CONSUMER:
-            incoming = b3.extract(headers)
-            if incoming.context is not None:
-                context = self._child_of(incoming.context)
-            elif incoming is not b3.EMPTY:
-                context = self._root(incoming.sampled, incoming.debug)
-            else:
-                current = kit_context.current().trace
-                context = self._root() if current is None else self._child_of(current)
+        incoming = b3.EMPTY if headers is None else b3.extract(headers)
+        if incoming.context is not None:
+            context = self._child_of(incoming.context)
+        elif incoming is not b3.EMPTY and (kind is SpanKind.SERVER or kind is SpanKind.CONSUMER):
+            context = self._root(incoming.sampled, incoming.debug)
         else:
             current = kit_context.current().trace
             context = self._root() if current is None else self._child_of(current)

@@ -55,6 +55,7 @@ class System:
     db_url: str = ""
     orders_db_url: str = ""
     nats_url: str = ""
+    zipkin_url: str = ""
     workers: int = 1
     http_port: int = field(default_factory=free_port)
     grpc_port: int = field(default_factory=free_port)
@@ -75,7 +76,7 @@ class System:
                 "--metrics-port", str(self.metrics_port), "--workers", str(self.workers),
                 "--data-dir", str(self.data_dir)]
         for flag, value in (("--db-url", self.db_url), ("--orders-db-url", self.orders_db_url),
-                            ("--nats-url", self.nats_url)):
+                            ("--nats-url", self.nats_url), ("--zipkin-url", self.zipkin_url)):
             if value:
                 args += [flag, value]
         env = {**os.environ, "EVENTSTREAM_REVIEW_CLOSED_RESTAURANTS": CLOSED_RESTAURANT,

@@ -84,9 +84,3 @@ def test_headers_without_trace_or_correlation() -> None:
     headers = jetstream.headers(plain)
     assert not any(key.startswith("x-b3") for key in headers)
     assert "Correlation-Id" not in headers
-
-
-def test_stream_config() -> None:
-    config = jetstream.stream_config()
-    assert (config.name, config.subjects) == ("ORDERS", ["ORDERS.*"])
-    assert config.duplicate_window == jetstream.DUPLICATE_WINDOW >= 3600

@@ -1,4 +1,4 @@
-"""The event store's commands: ``eventstream bootstrap`` and ``eventstream eventstoresvc``.
+"""The event store's command: ``eventstream eventstoresvc``.
 
 Every flag has an environment twin (``--db-url`` -> ``EVENTSTREAM_DB_URL``), see
 ``kit.options``.
@@ -16,25 +16,6 @@ from kit.options import option
 
 DEFAULT_DB_URL = "sqlite:///eventstore.db"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
-
-
-@click.command("bootstrap")
-@option("--db-url", default=DEFAULT_DB_URL, help="Event store database (SQLAlchemy URL).")
-@option("--orders-db-url", default="", help="Orders read-model database; empty to skip.")
-@option("--nats-url", default=DEFAULT_NATS_URL, help="NATS server for the ORDERS stream; empty to skip.")
-@option("--stream-replicas", default=1, type=click.IntRange(1, 5), help="Replicas of a new ORDERS stream.")
-def bootstrap(db_url: str, orders_db_url: str, nats_url: str, stream_replicas: int) -> None:
-    """Create the SQL schemas and the JetStream stream ORDERS if missing (safe to run again)."""
-    from eventstoresvc.bootstrap import bootstrap as run
-    from kit.errors import KitError
-
-    try:
-        done = run(db_url=db_url, orders_db_url=orders_db_url or None, nats_url=nats_url or None,
-                   replicas=stream_replicas)
-    except (KitError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    for step, outcome in done.items():
-        click.echo(f"{step}: {outcome}")
 
 
 @click.command("eventstoresvc")

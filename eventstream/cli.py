@@ -13,7 +13,7 @@ import click
 # name -> "module:attribute" of a click command; each is loaded only when invoked or listed.
 COMMANDS: dict[str, str] = {
     "bench": "eventstream.bench:bench",
-    "bootstrap": "eventstoresvc.cli:bootstrap",
+    "bootstrap": "eventstream.bootstrap:bootstrap_command",
     "eventstoresvc": "eventstoresvc.cli:eventstoresvc",
     "ordersvc": "ordersvc.cli:ordersvc",
     "up": "eventstream.up:up",

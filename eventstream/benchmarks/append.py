@@ -177,10 +177,10 @@ def _stream_messages(nats_url: str) -> int:
 def measure_eventstore(db_url: str, nats_url: str, count: int, roles: dict[str, int],
                        clients: int = CLIENTS) -> Measured:
     """Appends through gRPC until JetStream holds them all."""
-    from eventstoresvc.bootstrap import bootstrap
     from eventstoresvc.client import EventStoreClient
     from eventstoresvc.domain import ExpectedVersion
     from eventstoresvc.testing import order_event
+    from eventstream.bootstrap import bootstrap
     from kit import grpc as kit_grpc
 
     bootstrap(db_url=db_url, orders_db_url=None, nats_url=nats_url)

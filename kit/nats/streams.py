@@ -37,10 +37,12 @@ T = TypeVar("T")
 @asynccontextmanager
 async def connection(nats_url: str, *, name: str = "kit", timeout: float = 5.0) -> AsyncIterator[Client]:
     """A short-lived connection for administrative calls; ``Unavailable`` if NATS cannot be reached."""
+    # ``allow_reconnect=False`` makes nats-py retry a refused first connect forever; one attempt
+    # per server (``max_reconnect_attempts=1``) under an overall bound gives up as asked.
+    connect = nats.connect(server_list(nats_url), name=name, error_cb=log_connection_error,
+                           connect_timeout=max(1, round(timeout)), max_reconnect_attempts=1)
     try:
-        client = await nats.connect(server_list(nats_url), name=name, error_cb=log_connection_error,
-                                    connect_timeout=max(1, round(timeout)), allow_reconnect=False,
-                                    max_reconnect_attempts=0)
+        client = await asyncio.wait_for(connect, timeout * 2)
     except Exception as exc:  # nats-py raises OSError, NoServersError, timeouts ... for the same cause
         raise Unavailable(f"cannot reach NATS at {nats_url}: {exc!r}") from exc
     try:

@@ -16,12 +16,11 @@ from click.testing import CliRunner
 from sqlalchemy import inspect
 
 from eventstoresvc import jetstream
-from eventstoresvc.bootstrap import read_model_schema
-from eventstoresvc.cli import bootstrap
 from eventstoresvc.client import EventStoreClient
 from eventstoresvc.domain import EventQuery
 from eventstoresvc.engine import make_engine
 from eventstoresvc.testing import order_event
+from eventstream.bootstrap import bootstrap_command as bootstrap
 from kit import grpc as kit_grpc
 from kit.testing.nats import NatsServer
 from kit.testing.net import free_port, wait_for_port
@@ -68,9 +67,18 @@ def test_bootstrap_reports_an_unreachable_nats(tmp_path: Path) -> None:
     assert result.exit_code != 0
 
 
-def test_read_model_hook_is_optional() -> None:
-    assert read_model_schema("ordersvc_not_there.schema:create_schema") is None
-    assert read_model_schema("eventstoresvc.schema:create_schema") is not None
+def test_bootstrap_composes_the_set_up_of_the_order_service_and_the_workers(tmp_path: Path) -> None:
+    orders_db_url = f"sqlite:///{tmp_path / 'orders.db'}"
+    result = CliRunner().invoke(bootstrap, ["--db-url", "", "--nats-url", "",
+                                            "--orders-db-url", orders_db_url])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["read model schema: ready", "workers schema: ready"]
+    engine = make_engine(orders_db_url)
+    assert set(inspect(engine).get_table_names()) == {
+        "orders", "order_items", "order_idempotency_keys",  # the order service's
+        "payment_charges", "saga_instances", "saga_transitions",  # the workers'
+    }
+    engine.dispose()
 
 
 def test_eventstoresvc_serves_then_shuts_down_gracefully_on_sigterm(

@@ -3,10 +3,16 @@
 - ``JetStreamConsumer``: messages -> ``decode`` -> endpoint in worker threads, ack after success,
   nak with backoff on retryable failures, dead letters after ``max_deliver`` deliveries (or at once
   for undecodable messages and non-retryable errors), graceful drain, recovery after NATS restarts.
+  What becomes of a failure is a ``SettlementPolicy``: ``DeadLetterAfter`` (the default),
+  ``discard_after``, or one's own.
 - ``JetStreamPublisher``: a blocking publish that waits for JetStream's ack, with PRODUCER spans.
 - ``ensure_stream``; ``dead_letters`` / ``replay_dead_letters`` for the dead-letter stream;
   ``run_until_signal`` to run consumers in a worker process until SIGTERM / SIGINT.
 
+The layers under the consumer, bottom up: ``connection`` (connect until stopped, backoff; shared
+with the event store's relay), ``fetcher`` (the pull protocol), ``dispatcher`` (worker threads),
+``settlement`` (policy and acks), ``upkeep`` (heartbeats, lag), put together by ``pull``; on the
+publishing side ``pipeline`` (ordered, pipelined publishes with PRODUCER spans) under ``publisher``.
 asyncio (nats-py) lives only inside this package; everything it exposes is synchronous.
 """
 
@@ -14,16 +20,22 @@ from kit.nats.consumer import JetStreamConsumer
 from kit.nats.deadletter import DeadLetter, dead_letters, replay_dead_letters
 from kit.nats.message import Message
 from kit.nats.publisher import JetStreamPublisher, Outgoing
+from kit.nats.settlement import Action, DeadLetterAfter, Settlement, SettlementPolicy, discard_after
 from kit.nats.signals import run_until_signal
 from kit.nats.streams import ensure_stream
 
 __all__ = [
+    "Action",
     "DeadLetter",
+    "DeadLetterAfter",
     "JetStreamConsumer",
     "JetStreamPublisher",
     "Message",
     "Outgoing",
+    "Settlement",
+    "SettlementPolicy",
     "dead_letters",
+    "discard_after",
     "ensure_stream",
     "replay_dead_letters",
     "run_until_signal",

@@ -4,9 +4,11 @@
 ``decode(Message) -> Req`` and a synchronous ``endpoint(Req)`` whose return value is ignored (its
 effect is the point). A message is acknowledged only after the endpoint returned, so a crash
 before that redelivers it, and endpoints must be idempotent (kit's delivery is at least once).
-Failures are sorted by ``kit.nats.handler`` (retry with backoff, or dead letter at once) and retries
-are bounded by ``max_deliver``; ``kit.nats.pull`` has the mechanics (concurrency, heartbeats,
-recovery after a NATS restart, graceful drain).
+Failures are sorted by ``kit.nats.handler`` (retry with backoff, or dead letter at once) and what
+becomes of them is the ``settlement`` policy's choice (``kit.nats.settlement``; by default retries
+bounded by ``max_deliver``, then the dead-letter stream). ``kit.nats.pull`` puts the layers together
+(connection, fetcher, dispatcher, settlement: concurrency, heartbeats, recovery after a NATS
+restart, graceful drain).
 
 Any number of instances (threads or processes) may share one ``durable``: JetStream hands each
 message to one of them. The consumer, and the dead-letter stream, are created on start if missing;
@@ -30,6 +32,7 @@ from kit.nats.handler import Handler
 from kit.nats.message import Message
 from kit.nats.metrics import ConsumerMetrics
 from kit.nats.pull import PullLoop, Settings, Tally
+from kit.nats.settlement import SettlementPolicy
 from kit.tracing import NOOP_TRACER, Tracer
 
 Req = TypeVar("Req")
@@ -48,7 +51,9 @@ class JetStreamConsumer(Generic[Req]):
     - ``dead_letter_stream``: where dead letters go (subject ``<it>.<stream>.<durable>``);
     - ``name``: the consumer's name in metrics, logs and thread names (default: ``durable``);
     - ``registry``: the Prometheus registry of its metrics (``kit.nats.metrics``);
-    - ``lag_interval``: seconds between refreshes of the lag gauges.
+    - ``lag_interval``: seconds between refreshes of the lag gauges;
+    - ``settlement``: how outcomes are settled (default ``DeadLetterAfter(max_deliver, backoff)``;
+      ``discard_after(max_deliver, backoff)`` terminates instead; or a policy of one's own).
     """
 
     def __init__(
@@ -71,6 +76,7 @@ class JetStreamConsumer(Generic[Req]):
         batch: int = 64,
         registry: CollectorRegistry = REGISTRY,
         lag_interval: float = 5.0,
+        settlement: SettlementPolicy | None = None,
     ) -> None:
         if max_concurrency < 1 or batch < 1 or max_deliver < 1:
             raise ValueError("max_concurrency, batch and max_deliver must be at least 1")
@@ -86,7 +92,7 @@ class JetStreamConsumer(Generic[Req]):
             filter_subjects=tuple(filter_subjects), max_concurrency=max_concurrency,
             max_deliver=max_deliver, ack_wait=ack_wait, backoff=tuple(float(b) for b in backoff),
             heartbeat=heartbeat, dead_letter_stream=dead_letter_stream, batch=batch,
-            lag_interval=lag_interval,
+            lag_interval=lag_interval, settlement=settlement,
         )
         self.metrics = ConsumerMetrics(stream, self.name, registry)
         self._handler = Handler(endpoint, decode, stream=stream, consumer=self.name, tracer=tracer,

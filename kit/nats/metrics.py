@@ -2,7 +2,8 @@
 
 - ``jetstream_consumer_received_total``: deliveries taken from the server;
 - ``jetstream_consumer_messages_total{outcome}``: how they ended: ``acked``, ``nakd`` (to be
-  retried), ``dead_lettered``, ``skipped`` (a dead letter replayed for another consumer);
+  retried), ``dead_lettered``, ``skipped`` (a dead letter replayed for another consumer),
+  ``discarded`` (terminated by a ``discard_after`` settlement policy);
 - ``jetstream_consumer_redeliveries_total``: deliveries after the first of a message;
 - ``jetstream_consumer_dead_letters_total``: messages moved to the dead-letter stream;
 - ``jetstream_consumer_handler_duration_seconds``: decode + endpoint time;
@@ -30,7 +31,7 @@ from prometheus_client.registry import Collector
 from kit.middleware.metrics import BUCKETS
 from kit.registries import per_registry
 
-OUTCOMES = ("acked", "nakd", "dead_lettered", "skipped")
+OUTCOMES = ("acked", "nakd", "dead_lettered", "skipped", "discarded")
 
 
 class DurationHistogram:
@@ -137,6 +138,7 @@ class ConsumerMetrics:
         self.nakd = families.messages.labels(stream, consumer, "nakd")
         self.dead_lettered = families.messages.labels(stream, consumer, "dead_lettered")
         self.skipped = families.messages.labels(stream, consumer, "skipped")
+        self.discarded = families.messages.labels(stream, consumer, "discarded")
         self.redeliveries = families.redeliveries.labels(stream, consumer)
         self.dead_letters = families.dead_letters.labels(stream, consumer)
         self.duration = families.duration.labels(stream, consumer)

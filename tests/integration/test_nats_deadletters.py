@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -15,10 +14,12 @@ from kit.nats import (
     JetStreamPublisher,
     Message,
     dead_letters,
+    discard_after,
     ensure_stream,
     replay_dead_letters,
 )
 from kit.testing.nats import NatsServer, running_nats
+from kit.testing.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -27,13 +28,6 @@ pytestmark = pytest.mark.integration
 def server() -> Iterator[NatsServer]:
     with running_nats() as nats_server:
         yield nats_server
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "timed out waiting"
-        time.sleep(0.01)
 
 
 class Gate:
@@ -51,10 +45,10 @@ class Gate:
             self.handled.append(message.data)
 
 
-def consumer(server: NatsServer, endpoint: Callable[[Message], None],
-             durable: str) -> JetStreamConsumer[Message]:
+def consumer(server: NatsServer, endpoint: Callable[[Message], None], durable: str,
+             registry: CollectorRegistry | None = None) -> JetStreamConsumer[Message]:
     return JetStreamConsumer(endpoint, lambda m: m, nats_url=server.url, stream="ORDERS", durable=durable,
-                             dead_letter_stream="DEAD", registry=CollectorRegistry())
+                             dead_letter_stream="DEAD", registry=registry or CollectorRegistry())
 
 
 def test_replay_goes_back_to_the_consumer_that_gave_up_only(server: NatsServer) -> None:
@@ -62,15 +56,22 @@ def test_replay_goes_back_to_the_consumer_that_gave_up_only(server: NatsServer) 
     publisher = JetStreamPublisher(nats_url=server.url)
     payment = Gate()
     projection: list[bytes] = []
+    projection_metrics = CollectorRegistry()
     payment_consumer = consumer(server, payment, "payment")
-    projection_consumer = consumer(server, lambda m: projection.append(m.data), "projection")
+    projection_consumer = consumer(server, lambda m: projection.append(m.data), "projection",
+                                   projection_metrics)
+
+    def skipped_by_projection() -> float:
+        return projection_metrics.get_sample_value("jetstream_consumer_messages_total", {
+            "stream": "ORDERS", "consumer": "projection", "outcome": "skipped"}) or 0
     payment_consumer.start()
     projection_consumer.start()
     try:
         for i in range(3):
             publisher.publish("ORDERS.created", f"order-{i}".encode(), msg_id=f"e-{i}",
                               headers={"Event-Id": f"e-{i}"})
-        wait_until(lambda: payment_consumer.dead_lettered == 3 and projection_consumer.processed == 3)
+        eventually(lambda: payment_consumer.dead_lettered == 3 and projection_consumer.processed == 3,
+                   timeout=10)
         letters = dead_letters(server.url, "DEAD")
         assert [(letter.consumer, letter.data, letter.reason) for letter in letters] == [
             ("payment", f"order-{i}".encode(), "FAILED_PRECONDITION: restaurant unknown") for i in range(3)]
@@ -82,16 +83,17 @@ def test_replay_goes_back_to_the_consumer_that_gave_up_only(server: NatsServer) 
 
         payment.open = True  # the cause is fixed
         assert replay_dead_letters(server.url, ids=[letters[1].id], stream="DEAD") == 1
-        wait_until(lambda: payment_consumer.processed == 1)
+        eventually(lambda: payment_consumer.processed == 1, timeout=10)
         assert payment.handled == [b"order-1"]
         assert [letter.id for letter in dead_letters(server.url, "DEAD")] == [letters[0].id, letters[2].id]
 
         assert replay_dead_letters(server.url, stream="DEAD") == 2
-        wait_until(lambda: payment_consumer.processed == 3)
+        eventually(lambda: payment_consumer.processed == 3, timeout=10)
         assert sorted(payment.handled) == [b"order-0", b"order-1", b"order-2"]
         assert dead_letters(server.url, "DEAD") == []
-        # The projection saw each event once: replays addressed to payment are acked unhandled.
-        time.sleep(0.2)
+        # The projection saw each event once: the three replays addressed to payment reached it
+        # too, and it acked them unhandled (waited for, rather than hoped for after a pause).
+        eventually(lambda: skipped_by_projection() == 3, timeout=10)
         assert sorted(projection) == [b"order-0", b"order-1", b"order-2"]
         assert projection_consumer.processed == 3
     finally:
@@ -103,3 +105,35 @@ def test_replay_goes_back_to_the_consumer_that_gave_up_only(server: NatsServer) 
 def test_no_dead_letter_stream_means_no_dead_letters(server: NatsServer) -> None:
     assert dead_letters(server.url, "NOSUCHDLQ") == []
     assert replay_dead_letters(server.url, stream="NOSUCHDLQ") == 0
+
+
+def test_a_discarding_policy_terminates_what_the_default_would_dead_letter(server: NatsServer) -> None:
+    ensure_stream(server.url, "DISCARDS", ["DISCARDS.*"])
+    publisher = JetStreamPublisher(nats_url=server.url)
+    refused, retried = Gate(), []
+    registry = CollectorRegistry()
+
+    def flaky(message: Message) -> None:
+        if message.data == b"flaky":
+            retried.append(message.num_delivered)
+            raise RuntimeError("connection reset")
+        refused(message)
+
+    discarding = JetStreamConsumer(flaky, lambda m: m, nats_url=server.url, stream="DISCARDS",
+                                   durable="discarding", dead_letter_stream="DEAD", registry=registry,
+                                   max_deliver=2, backoff=(0.05,), settlement=discard_after(2, (0.05,)))
+
+    def discarded() -> float:
+        return registry.get_sample_value("jetstream_consumer_messages_total", {
+            "stream": "DISCARDS", "consumer": "discarding", "outcome": "discarded"}) or 0
+    discarding.start()
+    try:
+        publisher.publish("DISCARDS.created", b"refused", msg_id="d-1")
+        publisher.publish("DISCARDS.created", b"flaky", msg_id="d-2")
+        eventually(lambda: discarded() == 2, timeout=10)
+        assert retried == [1, 2]  # retried as the default would, then discarded instead of dead-lettered
+        assert discarding.dead_lettered == 0 and discarding.retried == 1
+        assert [letter for letter in dead_letters(server.url, "DEAD") if letter.stream == "DISCARDS"] == []
+    finally:
+        discarding.stop()
+        publisher.close()

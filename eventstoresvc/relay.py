@@ -38,20 +38,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass
 
-import nats
-from nats.aio.client import Client
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 from eventstoresvc import jetstream
 from eventstoresvc.domain import RecordedEvent
 from eventstoresvc.repository import EventRepository
+from kit.nats.connection import backoff, close_flushed, connect_until_stopped, pause
 from kit.nats.pipeline import Message, PipelinedPublisher, PublishError
-from kit.nats.servers import server_list
 from kit.registries import per_registry
 from kit.tracing import NOOP_TRACER, Tracer
 
@@ -147,25 +144,10 @@ class OutboxRelay:
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, waking early when a stop's flush time is over."""
-        end = time.monotonic() + seconds
-        while not self._done() and time.monotonic() < end:
-            await asyncio.sleep(min(0.05, end - time.monotonic()))
+        await pause(seconds, self._done)
 
     def _backoff(self, failures: int) -> float:
-        return random.uniform(0.5, 1.0) * min(self._max_backoff, 0.1 * 2.0 ** min(failures, 10))
-
-    async def _connect(self) -> Client:
-        """Connect, retrying for as long as it takes (the client keeps trying until it is stopped)."""
-        connecting = asyncio.ensure_future(nats.connect(
-            server_list(self._nats_url), name="eventstore-relay", connect_timeout=2, allow_reconnect=True,
-            max_reconnect_attempts=-1, reconnect_time_wait=0.25, error_cb=self._on_error,
-        ))
-        while not connecting.done():
-            if self._stopping.is_set():
-                connecting.cancel()
-                raise ConnectionError("stopped before NATS could be reached")
-            await asyncio.wait({connecting}, timeout=0.1)
-        return connecting.result()
+        return backoff(failures, self._max_backoff)
 
     async def _on_error(self, exc: Exception) -> None:
         # NATS is unreachable or the connection broke; the client reconnects by itself.
@@ -177,16 +159,16 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         unsubscribe = self._repository.on_commit(self._notify)
         try:
-            try:
-                client = await self._connect()
-            except Exception:
+            client = await connect_until_stopped(self._nats_url, name="eventstore-relay",
+                                                 stopped=self._stopping.is_set, error_cb=self._on_error)
+            if client is None:
                 log.error("relay stopped before it could reach NATS; %d events wait in the outbox",
                           self._repository.backlog())
                 return
             try:
                 await self._relay(PipelinedPublisher(client, tracer=self._tracer))
             finally:
-                await client.close()
+                await close_flushed(client, "relay")
         finally:
             unsubscribe()
             self._loop = None

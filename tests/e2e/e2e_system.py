@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.testing.net import free_port, free_port_block
+from kit.testing.wait import eventually
 
 FINAL = {"Approved", "Rejected", "Cancelled"}
 CLOSED_RESTAURANT = "closed-restaurant"
@@ -84,17 +84,17 @@ class System:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "up.log").open("wb")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"eventstream up exited with {self.process.returncode}:\n{self.log()}")
+        process = self.process
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"eventstream up exited with {process.returncode}:\n{self.log()}")
             try:
-                if self.request("GET", "/readyz")[0] == 200:
-                    return
+                return self.request("GET", "/readyz")[0] == 200
             except OSError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError(f"the system was not ready after {timeout}s:\n{self.log()}")
+                return False
+
+        eventually(ready, timeout, interval=0.5, describe=lambda: f"the system was not ready:\n{self.log()}")
 
     def log(self, tail: int | None = 6000) -> str:
         """What `eventstream up` printed (its last ``tail`` characters; all with None)."""
@@ -128,17 +128,21 @@ class System:
                              "unit_price": "900.00" if kind == "decline" else "12.50"}],
         }
         key = f"{self.customer_id}-{index}"
-        deadline = time.monotonic() + 90
-        while True:
+        last: list[int] = []
+
+        def accepted() -> PlacedOrder | None:
             try:
                 status, reply = self.request("POST", "/api/orders", body, {"Idempotency-Key": key})
             except OSError:
                 status, reply = 0, None
+            last[:] = [status]
             if status == 201:
                 return PlacedOrder(reply["order_id"], kind)
             assert status in (0, 500, 502, 503, 504), f"POST answered {status}: {reply}"
-            assert time.monotonic() < deadline, f"order {index} never accepted, last {status}"
-            time.sleep(0.5)
+            return None
+
+        return eventually(accepted, timeout=90, interval=0.5,
+                          describe=lambda: f"order {index} never accepted, last {last}")
 
     def place_many(self, count: int, concurrency: int = 16,
                    midway: threading.Event | None = None) -> list[PlacedOrder]:
@@ -164,15 +168,15 @@ class System:
 
     def wait_final(self, orders: list[PlacedOrder], timeout: float = 180.0) -> dict[str, str]:
         """Wait until the read model shows every order in a final state; return id -> status."""
-        deadline = time.monotonic() + timeout
-        while True:
+        pending: list[str] = []
+
+        def final() -> dict[str, str] | None:
             statuses = self.read_model_statuses()
-            pending = [o.order_id for o in orders if statuses.get(o.order_id) not in FINAL]
-            if not pending:
-                return statuses
-            assert time.monotonic() < deadline, (
-                f"{len(pending)} orders not final after {timeout}s, e.g. {pending[:3]}:\n{self.log()}")
-            time.sleep(1.0)
+            pending[:] = [o.order_id for o in orders if statuses.get(o.order_id) not in FINAL]
+            return None if pending else statuses
+
+        return eventually(final, timeout, interval=1.0, describe=lambda: (
+            f"{len(pending)} orders not final, e.g. {pending[:3]}:\n{self.log()}"))
 
     def read_model_statuses(self) -> dict[str, str]:
         """Every order of this test's customer as the read model (the list endpoint) shows it."""

@@ -14,6 +14,7 @@ from kit.nats import JetStreamConsumer, JetStreamPublisher, ensure_stream
 from kit.nats.deadletter import DEFAULT_STREAM
 from kit.nats.streams import connection, run_sync
 from kit.testing.natscluster import NatsCluster
+from kit.testing.wait import eventually
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -21,14 +22,20 @@ pytestmark = pytest.mark.timeout(180)
 def publish(publisher: JetStreamPublisher, count: int, start: int) -> None:
     for n in range(start, start + count):
         time.sleep(0.01)  # a steady stream, so the node dies while consumers are busy
-        deadline = time.monotonic() + 30
-        while True:  # during the leader election a publish may find no stream leader
-            try:
-                publisher.publish("CL.n", str(n).encode(), msg_id=f"n-{n}")
-                break
-            except Exception:
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
+        publish_one(publisher, n)
+
+
+def publish_one(publisher: JetStreamPublisher, n: int) -> None:
+    """Publish message ``n``, again and again while it fails."""
+
+    def published() -> bool:
+        try:
+            publisher.publish("CL.n", str(n).encode(), msg_id=f"n-{n}")
+        except Exception:  # during the leader election a publish may find no stream leader
+            return False
+        return True
+
+    eventually(published, timeout=30, interval=0.2, describe=lambda: f"message {n} never published")
 
 
 def wait_for_replicas(nats_url: str, stream: str, timeout: float = 30.0) -> int:
@@ -39,13 +46,13 @@ def wait_for_replicas(nats_url: str, stream: str, timeout: float = 30.0) -> int:
             info = await client.jetstream().stream_info(stream)
             return info.config.num_replicas or 1
 
-    deadline = time.monotonic() + timeout
-    while True:
+    def found() -> int:
         try:
             return run_sync(replicas())
         except Exception:
-            assert time.monotonic() < deadline, f"stream {stream} never appeared"
-            time.sleep(0.2)
+            return 0
+
+    return eventually(found, timeout, interval=0.2, describe=lambda: f"stream {stream} never appeared")
 
 
 def test_every_message_is_consumed_after_a_node_is_killed(tmp_path):
@@ -74,9 +81,8 @@ def test_every_message_is_consumed_after_a_node_is_killed(tmp_path):
             publish(publisher, 100, 0)
             cluster.kill(2)
             publish(publisher, 100, 100)
-            deadline = time.monotonic() + 90
-            while any(len(s) < 200 for s in seen.values()) and time.monotonic() < deadline:
-                time.sleep(0.2)
+            eventually(lambda: all(len(s) >= 200 for s in seen.values()), timeout=90, interval=0.2,
+                       describe=lambda: str({name: len(s) for name, s in seen.items()}))
             assert {name: len(s) for name, s in seen.items()} == {name: 200 for name in seen}
         finally:
             publisher.close()

@@ -18,6 +18,7 @@ from kit.errors import InvalidArgument, Unavailable
 from kit.nats import JetStreamConsumer, JetStreamPublisher, Message, dead_letters, ensure_stream
 from kit.testing.nats import NatsServer, running_nats
 from kit.testing.tracing import RecordingTracer
+from kit.testing.wait import eventually
 from kit.tracing import SpanKind
 
 pytestmark = pytest.mark.integration
@@ -44,13 +45,6 @@ def publisher(server: NatsServer) -> Iterator[JetStreamPublisher]:
     pub = JetStreamPublisher(nats_url=server.url)
     yield pub
     pub.close()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "timed out waiting"
-        time.sleep(0.01)
 
 
 def consumer_info(url: str, stream: str, durable: str) -> ConsumerInfo:
@@ -85,7 +79,7 @@ def test_every_message_is_handled_once_and_acked(server: NatsServer, stream: str
 
     consumer = make(server, stream, endpoint)
     consumer.start()
-    wait_until(lambda: consumer.processed == 50)
+    eventually(lambda: consumer.processed == 50, timeout=10)
     consumer.stop()
     assert sorted(seen) == sorted((f"e-{i}", 1) for i in range(50))
     info = consumer_info(server.url, stream, "worker")
@@ -110,7 +104,7 @@ def test_consumer_creation_is_idempotent_and_instances_share_the_work(
     second.start()  # same durable, same configuration: no error
     for i in range(60):
         publisher.publish(f"{stream}.created", str(i).encode())
-    wait_until(lambda: first.processed + second.processed == 60)
+    eventually(lambda: first.processed + second.processed == 60, timeout=10)
     first.stop()
     second.stop()
     assert handled["a"] and handled["b"]
@@ -125,7 +119,7 @@ def test_filter_subjects_limit_what_is_delivered(server: NatsServer, stream: str
     consumer.start()
     for kind in ("created", "paid", "approved", "paid"):
         publisher.publish(f"{stream}.{kind}", b"{}")
-    wait_until(lambda: consumer.processed == 2)
+    eventually(lambda: consumer.processed == 2, timeout=10)
     consumer.stop()
     assert sorted(subjects) == [f"{stream}.approved", f"{stream}.created"]
     assert consumer_info(server.url, stream, "worker").num_pending == 0
@@ -143,7 +137,7 @@ def test_retryable_failures_are_redelivered_until_they_succeed(
     consumer = make(server, stream, endpoint, max_deliver=5)
     consumer.start()
     publisher.publish(f"{stream}.created", b"{}")
-    wait_until(lambda: consumer.processed == 1)
+    eventually(lambda: consumer.processed == 1, timeout=10)
     consumer.stop()
     assert deliveries == [1, 2, 3]
     assert consumer.retried == 2 and consumer.dead_lettered == 0
@@ -176,7 +170,7 @@ def test_poison_messages_are_dead_lettered_while_the_rest_flow(
     publisher.publish(f"{stream}.created", b"garbage", headers={"Event-Id": "g-1"})
     for i in range(20):
         publisher.publish(f"{stream}.created", f"ok-{i}".encode())
-    wait_until(lambda: consumer.processed == 20 and consumer.dead_lettered == 3)
+    eventually(lambda: consumer.processed == 20 and consumer.dead_lettered == 3, timeout=10)
     consumer.stop()
     assert poison_deliveries == [1, 2, 3]
     letters = {letter.headers["Event-Id"]: letter for letter in dead_letters(server.url, f"DLQ{stream}")}
@@ -212,7 +206,7 @@ def test_in_progress_heartbeats_keep_a_slow_handler_s_message(
     consumer = make(server, stream, endpoint, ack_wait=1.0, heartbeat=0.2)
     consumer.start()
     publisher.publish(f"{stream}.created", b"{}")
-    wait_until(lambda: consumer.processed == 1)
+    eventually(lambda: consumer.processed == 1, timeout=10)
     consumer.stop()
     assert deliveries == [1]
     assert consumer_info(server.url, stream, "worker").num_redelivered == 0
@@ -239,7 +233,7 @@ def test_stop_lets_running_handlers_finish_and_acks_them(
     successor = make(server, stream, lambda m: rest.append(m.data))
     successor.start()
     # The ones never started were given back at once, not left to sit out the 30 s ack wait.
-    wait_until(lambda: successor.processed == 8 - len(finished), timeout=5)
+    eventually(lambda: successor.processed == 8 - len(finished), timeout=5)
     successor.stop()
     assert sorted(finished + rest) == sorted(str(i).encode() for i in range(8))
 
@@ -258,7 +252,7 @@ def test_consumer_span_continues_the_publisher_s_trace(server: NatsServer, strea
     try:
         with tracer.span("POST /orders", SpanKind.SERVER):
             publisher.publish(f"{stream}.created", b"{}", headers={"Event-Id": "e-1"}, msg_id="e-1")
-        wait_until(lambda: consumer.processed == 1)
+        eventually(lambda: consumer.processed == 1, timeout=10)
     finally:
         consumer.stop()
         publisher.close()
@@ -284,9 +278,10 @@ def test_lag_gauge_reports_messages_waiting(server: NatsServer, stream: str,
     consumer.start()
     labels = {"stream": stream, "consumer": "worker"}
     try:
-        wait_until(lambda: (registry.get_sample_value("jetstream_consumer_lag", labels) or 0) >= 8)
+        eventually(lambda: (registry.get_sample_value("jetstream_consumer_lag", labels) or 0) >= 8,
+                   timeout=10)
     finally:
         release.set()
-        wait_until(lambda: consumer.processed == 10)
+        eventually(lambda: consumer.processed == 10, timeout=10)
         consumer.stop()
-    wait_until(lambda: consumer_info(server.url, stream, "worker").num_pending == 0)
+    eventually(lambda: consumer_info(server.url, stream, "worker").num_pending == 0, timeout=10)

@@ -3,12 +3,12 @@
 import io
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from eventstream.supervisor import ChildSpec, StartupError, Supervisor
+from kit.testing.wait import eventually
 
 # A child that writes "ready" to a file, and on SIGTERM appends its name to a log and exits.
 CHILD = """
@@ -53,11 +53,11 @@ def test_a_crashed_child_is_restarted_and_the_supervisor_says_so(tmp_path):
     child.process.kill()
     watcher = threading.Thread(target=supervisor.watch, kwargs={"interval": 0.05})
     watcher.start()
-    deadline = time.monotonic() + 10
-    while child.restarts == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    supervisor.stop_all(["worker"])
-    watcher.join(timeout=5)
+    try:
+        eventually(lambda: child.restarts > 0, timeout=10, interval=0.05, describe=lambda: str(messages))
+    finally:
+        supervisor.stop_all(["worker"])
+        watcher.join(timeout=5)
     assert child.restarts == 1
     assert child.process.pid != first_pid
     assert messages[0].startswith("worker exited with code -9; restarting in")
@@ -89,6 +89,8 @@ def test_a_child_that_ignores_sigterm_is_killed_after_its_timeout(tmp_path):
          "print('up', flush=True); time.sleep(60)"],
         ready=lambda: True, stop_timeout=0.5)
     child = supervisor.start(stubborn)
-    time.sleep(0.3)
+    # Its readiness probe passes at once; "up" says SIGTERM is ignored by now, so the SIGTERM below
+    # cannot end it before the handler is in place (exit -15).
+    eventually(lambda: "up" in child.tail, timeout=10, describe=lambda: str(child.tail))
     supervisor.stop_all([])
     assert child.exit_code == -9

@@ -1,9 +1,9 @@
 import io
 import logging
-import time
 
 from kit import logs
 from kit.logbuffer import BufferedStreamHandler
+from kit.testing.wait import eventually
 
 
 def make_logger(handler: logging.Handler) -> logging.Logger:
@@ -20,9 +20,7 @@ def test_info_lines_are_written_in_a_batch_by_the_writer_thread():
     logger = make_logger(handler)
     logger.info("one")
     logger.info("two")
-    deadline = time.monotonic() + 5
-    while stream.getvalue().count("\n") < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(lambda: stream.getvalue().count("\n") >= 2, timeout=5, interval=0.01)
     assert stream.getvalue().splitlines() == ["one", "two"]
     handler.close()
 

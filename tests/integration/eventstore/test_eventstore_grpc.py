@@ -31,6 +31,7 @@ from kit.errors import Conflict, InvalidArgument
 from kit.testing.nats import NatsServer
 from kit.testing.net import free_port
 from kit.testing.postgres import Postgres
+from kit.testing.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -110,10 +111,8 @@ def test_a_go_original_shaped_call_is_stored_and_published(
     assert (reply.event.version, reply.event.event_id) == (1, go_event.event_id)
     fetched = stub.GetEvents(pb.GetEventsRequest(aggregate_id=order), timeout=10)
     assert [e.event_data for e in fetched.events] == [go_event.event_data]
-    deadline = time.monotonic() + 20
-    while go_event.event_id not in published_ids(nats_server.url):
-        assert time.monotonic() < deadline, "not published"
-        time.sleep(0.05)
+    eventually(lambda: go_event.event_id in published_ids(nats_server.url), timeout=20, interval=0.05,
+               describe=lambda: "not published")
 
 
 def test_invalid_events_are_rejected_with_field_violations_and_not_stored(client: EventStoreClient) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from eventstoresvc.schema import create_schema
 from eventstoresvc.sqlstore import SqlEventRepository
 from eventstoresvc.testing import order_event
 from kit.testing.nats import NatsServer
+from kit.testing.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -49,13 +49,6 @@ async def _messages(url: str) -> list[tuple[str, bytes, dict[str, str]]]:
 def messages(url: str) -> list[tuple[str, bytes, dict[str, str]]]:
     """Every message in the ORDERS stream: subject, body, headers."""
     return asyncio.run(_messages(url))
-
-
-def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The storage port's contract, run against every adapter: memory, SQLite, PostgreSQL, CockroachDB."""
+"""The storage port's contract, run against every adapter: memory, SQLite, PostgreSQL and the
+cockroachdb:// dialect (on the PostgreSQL server: no CockroachDB server runs in the tests)."""
 
 from __future__ import annotations
 

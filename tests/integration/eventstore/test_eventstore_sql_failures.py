@@ -16,7 +16,8 @@ from kit.testing.net import free_port
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("sql_backend", ["postgresql", "cockroachdb"])
+# cockroach-dialect-on-postgres: the cockroachdb:// dialect on the PostgreSQL server (no CockroachDB).
+@pytest.mark.parametrize("sql_backend", ["postgresql", "cockroach-dialect-on-postgres"])
 def test_serialization_failure_reruns_the_whole_transaction(engine: Engine) -> None:
     attempts: list[int] = []
 
@@ -41,9 +42,11 @@ def test_exhausted_retries_surface_as_unavailable(engine: Engine) -> None:
         transactions.run(engine, work, attempts=2)
 
 
+# Nothing listens on either port: the second is the cockroachdb:// dialect's errors, not a CockroachDB.
 @pytest.mark.parametrize("url", [
-    f"postgresql://postgres@127.0.0.1:{free_port()}/none?connect_timeout=2",
-    f"cockroachdb://postgres@127.0.0.1:{free_port()}/none?connect_timeout=2",
+    pytest.param(f"postgresql://postgres@127.0.0.1:{free_port()}/none?connect_timeout=2", id="postgresql"),
+    pytest.param(f"cockroachdb://postgres@127.0.0.1:{free_port()}/none?connect_timeout=2",
+                 id="cockroach-dialect"),
 ])
 def test_unreachable_database_is_unavailable_for_appends_and_reads(url: str) -> None:
     repository = SqlEventRepository(make_engine(url))

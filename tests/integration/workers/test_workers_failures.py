@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 from click.testing import CliRunner
-from workers_harness import System, poison, wait_for
+from workers_harness import System, poison
 
 from kit.nats import dead_letters
+from kit.testing.wait import eventually
 from orders.domain import OrderStatus
 from workers.cli import dlq
 from workers.gateway import ChargeStatus
@@ -37,7 +38,7 @@ def test_a_payment_worker_killed_after_its_commit_and_before_its_ack_has_one_eff
 
     payment = system.start_worker("payment")  # the unacked message comes back after ack_wait
     final = system.wait_final([order_id])
-    wait_for(lambda: payment.processed >= 1)
+    eventually(lambda: payment.processed >= 1, timeout=30)
     assert final[order_id].status is OrderStatus.APPROVED
     assert system.types(order_id).count("ORDERS.paymentdebited") == 1
     assert [(c.charge.order_id, c.status) for c in system.charges()] == [(order_id, ChargeStatus.DEBITED)]
@@ -53,7 +54,8 @@ def test_a_poison_message_is_dead_lettered_while_other_orders_complete(system: S
     def consumers() -> dict[str, int]:
         return {letter.consumer: letter.deliveries for letter in dead_letters(system.nats.url)}
 
-    wait_for(lambda: set(consumers()) == {"payment", "projection", "saga"}, describe=lambda: str(consumers()))
+    eventually(lambda: set(consumers()) == {"payment", "projection", "saga"}, timeout=30,
+               describe=lambda: str(consumers()))
     # The store has no such order: payment and saga retry it max_deliver times; its data is unreadable,
     # which the projection knows at once.
     assert consumers() == {"payment": 3, "saga": 3, "projection": 1}
@@ -68,8 +70,8 @@ def test_a_poison_message_is_dead_lettered_while_other_orders_complete(system: S
     replayed = cli.invoke(dlq, ["replay", "--id", str(payment_letter.id), "--nats-url", system.nats.url])
     assert replayed.exit_code == 0 and "replayed 1 dead letter" in replayed.output
     # Only the payment consumer takes the replay; it fails as before and is dead-lettered again.
-    wait_for(lambda: any(d.consumer == "payment" and d.id != payment_letter.id
-                         for d in dead_letters(system.nats.url)))
+    eventually(lambda: any(d.consumer == "payment" and d.id != payment_letter.id
+                           for d in dead_letters(system.nats.url)), timeout=30)
     assert sorted(d.consumer for d in dead_letters(system.nats.url)) == ["payment", "projection", "saga"]
     refused = cli.invoke(dlq, ["replay", "--nats-url", system.nats.url])
     assert refused.exit_code != 0 and "--id" in refused.output

@@ -14,17 +14,22 @@ from orders.domain import OrderStatus, PaymentStatus
 from workers.gateway import ChargeStatus
 from workers.saga import SagaState
 
+COCKROACH_DIALECT = "cockroach-dialect-on-postgres"
 
-@pytest.fixture(params=["sqlite", "postgresql", "cockroachdb"])
+
+@pytest.fixture(params=["sqlite", "postgresql", COCKROACH_DIALECT])
 def any_backend(request: pytest.FixtureRequest, nats_server: NatsServer, tmp_path: Path) -> Iterator[System]:
-    """The system with both databases on each SQL backend in turn (CockroachDB's dialect runs on
-    PostgreSQL here)."""
+    """The system with both databases on each SQL backend in turn.
+
+    cockroach-dialect-on-postgres is the cockroachdb:// dialect over the PostgreSQL server: it tests
+    the dialect, not CockroachDB (no CockroachDB server runs here).
+    """
     if request.param == "sqlite":
         running = System(nats_server, tmp_path)
     else:
         server: Postgres = request.getfixturevalue("postgres")[0]
         events_db, orders_db = server.create_database(), server.create_database()
-        driver = "cockroachdb+psycopg" if request.param == "cockroachdb" else "postgresql+psycopg"
+        driver = "cockroachdb+psycopg" if request.param == COCKROACH_DIALECT else "postgresql+psycopg"
         running = System(nats_server, tmp_path, events_db_url=server.url(events_db, driver=driver),
                          orders_db_url=server.url(orders_db, driver=driver))
     try:

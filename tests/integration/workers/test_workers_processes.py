@@ -10,9 +10,10 @@ import urllib.request
 
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
-from workers_harness import System, poison, wait_for
+from workers_harness import System, poison
 
 from kit.testing.net import free_port
+from kit.testing.wait import eventually
 from orders.domain import OrderStatus
 from workers.cli import worker
 from workers.deadletters import DeadLetterGauge
@@ -68,6 +69,6 @@ def test_the_dead_letter_gauge_counts_what_waits_per_consumer(system: System) ->
     poison(system)
     registry = CollectorRegistry()
     gauge = DeadLetterGauge(system.nats.url, registry=registry)
-    wait_for(lambda: gauge.refresh() == {"projection": 1})
+    eventually(lambda: gauge.refresh() == {"projection": 1}, timeout=30)
     assert registry.get_sample_value("eventstream_dead_letters",
                                      {"stream": "DLQ", "consumer": "projection"}) == 1.0

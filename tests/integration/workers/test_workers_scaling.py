@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 from click.testing import CliRunner
 from workers_harness import System
 
+from kit.testing.wait import eventually
 from orders.domain import OrderStatus
 from workers.cli import replay, saga
 from workers.gateway import ChargeStatus
@@ -45,15 +45,15 @@ def test_two_instances_of_each_worker_share_the_work_without_double_effects(syst
     # just before its ack, so the counts may trail the read model for a moment.
     total_events = sum(len(system.events(o)) for o in placed)
     expected = {"payment": 24, "review": 20, "projection": total_events, "saga": total_events}
-    deadline = time.monotonic() + 10
-    while True:
-        processed: Counter[str] = Counter()
+
+    def processed() -> dict[str, int]:
+        counts: Counter[str] = Counter()
         for running in system.workers:
-            processed[running.name] += running.processed
-        if dict(processed) == expected or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert dict(processed) == expected
+            counts[running.name] += running.processed
+        return dict(counts)
+
+    eventually(lambda: processed() == expected, timeout=10, interval=0.1,
+               describe=lambda: f"{processed()} != {expected}")
     # ... and the work was shared.
     assert all(running.processed > 0 for running in system.workers if running.name == "projection")
 

@@ -10,9 +10,7 @@ and backoffs so redeliveries happen within a test.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +26,7 @@ from kit.nats import JetStreamPublisher
 from kit.nats.signals import Runnable
 from kit.testing.nats import NatsServer
 from kit.testing.net import free_port
+from kit.testing.wait import eventually
 from orders.aggregate import Order
 from orders.domain import OrderItem, OrderStatus
 from orders.engine import make_engine
@@ -172,7 +171,8 @@ class System:
                         return False
             return True
 
-        wait_for(done, timeout, lambda: f"orders not final: {self.describe(order_ids)}")
+        eventually(done, timeout, interval=0.05,
+                   describe=lambda: f"orders not final: {self.describe(order_ids)}")
         return {order_id: self.projected(order_id) for order_id in order_ids}  # type: ignore[misc]
 
     def wait_caught_up(self, order_ids: list[str], timeout: float = 30.0) -> None:
@@ -188,7 +188,8 @@ class System:
                                              .where(orders.c.order_id.in_(order_ids))).all())
             return all(versions.get(order_id) == len(self.events(order_id)) for order_id in order_ids)
 
-        wait_for(done, timeout, lambda: f"read model behind the store: {self.describe(order_ids)}")
+        eventually(done, timeout, interval=0.05,
+                   describe=lambda: f"read model behind the store: {self.describe(order_ids)}")
 
     def describe(self, order_ids: list[str]) -> str:
         lines = []
@@ -207,16 +208,6 @@ class System:
             self._eventstore.stop(grace=1.0, flush_timeout=1.0)
         self.channel.close()
         self.engine.dispose()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0,
-             describe: Callable[[], str] = lambda: "") -> None:
-    """Poll ``condition`` until it holds; fail with ``describe()`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s\n{describe()}")
-        time.sleep(0.05)
 
 
 def poison(system: System) -> None:

@@ -6,10 +6,6 @@ Every flag has an environment twin (``--db-url`` -> ``EVENTSTREAM_DB_URL``), see
 
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
-
 import click
 
 from kit.options import option
@@ -32,19 +28,11 @@ def eventstoresvc(port: int, host: str, db_url: str, nats_url: str, zipkin_url: 
     from eventstoresvc.container import build
     from eventstoresvc.server import EventStoreServer
     from kit import logs
+    from kit.lifecycle import Served, run_until_signal
 
     logs.configure()  # EVENTSTREAM_LOG_LEVEL / EVENTSTREAM_LOG_FORMAT: one structured line per request
     container = build(db_url=db_url, nats_url=nats_url, port=port, zipkin_url=zipkin_url or None,
                       max_data_bytes=max_event_bytes)
     server = EventStoreServer(container, host=host, port=port)
-    stop_requested = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop_requested.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    server.start()
-    while not stop_requested.wait(1.0):
-        pass
-    server.stop(grace=shutdown_grace, flush_timeout=shutdown_grace)
+    run_until_signal([Served("eventstoresvc", server.start,
+                             lambda: server.stop(grace=shutdown_grace, flush_timeout=shutdown_grace))])

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from kit.endpoint import Endpoint, Middleware
 from kit.errors import Unavailable
+from kit.lifecycle import Runnable
 from kit.nats import JetStreamConsumer, ensure_stream, run_until_signal
-from kit.nats.signals import Runnable
 from orders.ports import RecordedEvent
 from orders.schema import create_schema as create_read_model_schema
 from workers.container import Container, build, close

@@ -7,7 +7,7 @@
   ``discard_after``, or one's own.
 - ``JetStreamPublisher``: a blocking publish that waits for JetStream's ack, with PRODUCER spans.
 - ``ensure_stream``; ``dead_letters`` / ``replay_dead_letters`` for the dead-letter stream;
-  ``run_until_signal`` to run consumers in a worker process until SIGTERM / SIGINT.
+  ``run_until_signal`` (from ``kit.lifecycle``) to run consumers until SIGTERM / SIGINT.
 
 The layers under the consumer, bottom up: ``connection`` (connect until stopped, backoff; shared
 with the event store's relay), ``fetcher`` (the pull protocol), ``dispatcher`` (worker threads),
@@ -16,12 +16,12 @@ publishing side ``pipeline`` (ordered, pipelined publishes with PRODUCER spans) 
 asyncio (nats-py) lives only inside this package; everything it exposes is synchronous.
 """
 
+from kit.lifecycle import run_until_signal
 from kit.nats.consumer import JetStreamConsumer
 from kit.nats.deadletter import DeadLetter, dead_letters, replay_dead_letters
 from kit.nats.message import Message
 from kit.nats.publisher import JetStreamPublisher, Outgoing
 from kit.nats.settlement import Action, DeadLetterAfter, Settlement, SettlementPolicy, discard_after
-from kit.nats.signals import run_until_signal
 from kit.nats.streams import ensure_stream
 
 __all__ = [

@@ -22,8 +22,8 @@ from eventstoresvc.container import build as build_eventstore
 from eventstoresvc.server import EventStoreServer
 from kit.endpoint import Middleware
 from kit.grpc import dial
+from kit.lifecycle import Runnable
 from kit.nats import JetStreamPublisher
-from kit.nats.signals import Runnable
 from kit.testing.nats import NatsServer
 from kit.testing.net import free_port
 from kit.testing.wait import eventually

@@ -18,19 +18,18 @@ from rich.progress import (
 from rich.table import Table
 
 from orders.ports import ApplyOutcome, RecordedEvent
+from workers.container import build, close
+from workers.settings import WorkerSettings
 
 
 def show_saga(order_id: str, orders_db_url: str, console: Console | None = None) -> bool:
     """Print the saga of ``order_id`` and its transitions; False if there is none."""
-    from orders.engine import make_engine
-    from workers.sqlstores import SqlSagaStore
-
     out = console or Console()
-    engine = make_engine(orders_db_url, pool_size=1)
+    container = build(WorkerSettings(orders_db_url=orders_db_url), service_name="saga-show")
     try:
-        record = SqlSagaStore(engine).get(order_id)
+        record = container.saga_store().get(order_id)
     finally:
-        engine.dispose()
+        close(container)
     if record is None:
         return False
     final = " (final)" if record.state.final else ""
@@ -67,32 +66,27 @@ def list_dead_letters(nats_url: str, stream: str = "DLQ", console: Console | Non
 def run_replay(eventstore_addr: str, orders_db_url: str, page_size: int = 500,
                console: Console | None = None) -> dict[ApplyOutcome, int]:
     """Rebuild the read model at ``orders_db_url`` from the event store, showing progress."""
-    from eventstoresvc.client import EventStoreClient
-    from kit.grpc import dial
-    from orders.engine import make_engine
-    from orders.readmodel import SqlReadModel
     from orders.schema import create_schema
     from workers.replay import replay_projection
 
     out = console or Console()
-    engine = make_engine(orders_db_url, pool_size=2)
-    channel = dial(eventstore_addr)
+    container = build(WorkerSettings(orders_db_url=orders_db_url, eventstore_addr=eventstore_addr,
+                                     eventstore_timeout=30.0), service_name="replay")
     columns = (SpinnerColumn(), TextColumn("[bold]replaying projection"), BarColumn(),
                MofNCompleteColumn(), TextColumn("position {task.fields[position]}"), TimeElapsedColumn())
     try:
-        create_schema(engine)
+        create_schema(container.engine())
         with Progress(*columns, console=out, transient=False) as progress:
             task = progress.add_task("replay", total=None, position=0)
 
             def advance(event: RecordedEvent, outcome: ApplyOutcome) -> None:
                 progress.update(task, advance=1, position=event.position)
 
-            counts = replay_projection(EventStoreClient(channel, timeout=30.0), SqlReadModel(engine),
+            counts = replay_projection(container.eventstore_client(), container.read_model(),
                                        page=page_size, progress=advance)
             done = sum(counts.values())
             progress.update(task, total=done, completed=done)
     finally:
-        channel.close()
-        engine.dispose()
+        close(container)
     out.print(", ".join(f"{outcome.value}: {n}" for outcome, n in counts.items()))
     return counts

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from eventstoresvc.client import EventStoreClient
 from kit.grpc import dial
 from kit.tracing import Tracer
 from kit.zipkin.config import tracer_from_env
 from orders.engine import make_engine
-from orders.eventstore import GRPCEventStore
+from orders.eventstore import ClientEventStore
 from orders.history import OrderLog
 from orders.readmodel import SqlReadModel
 from workers.coordinator import SagaCoordinator
@@ -36,8 +37,9 @@ class Container(containers.DeclarativeContainer):
     channel = providers.Singleton(dial, config.eventstore_addr)
     tracer: providers.Provider[Tracer] = providers.Singleton(
         tracer_from_env, config.service_name, config.zipkin_url, port=config.metrics_port)
-    event_store = providers.Singleton(GRPCEventStore, channel, timeout=config.eventstore_timeout,
-                                      tracer=tracer)
+    eventstore_client = providers.Singleton(EventStoreClient, channel, timeout=config.eventstore_timeout,
+                                            tracer=tracer)
+    event_store = providers.Singleton(ClientEventStore, eventstore_client)
     orders = providers.Singleton(OrderLog, event_store)
     ledger = providers.Singleton(SqlChargeLedger, engine)
     gateway = providers.Singleton(SimulatedGateway, ledger, credit_limit=config.credit_limit,

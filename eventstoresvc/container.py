@@ -20,9 +20,8 @@ from eventstoresvc.relay import OutboxRelay
 from eventstoresvc.service import EventStoreService
 from eventstoresvc.sqlstore import SqlEventRepository
 from eventstoresvc.validation import Limits
-from kit.endpoint import Endpoint, Middleware, chain
-from kit.middleware.logging import logging_middleware
-from kit.middleware.metrics import instrument
+from kit.endpoint import Endpoint, Middleware
+from kit.middleware.observed import observed
 from kit.tracing import Tracer
 from kit.zipkin.config import tracer_from_env
 
@@ -33,7 +32,7 @@ LOG = logging.getLogger("eventstoresvc")
 
 
 def _wrap(method: str, endpoint: Endpoint[Req, Resp]) -> Endpoint[Req, Resp]:
-    middleware: Middleware[Req, Resp] = chain(logging_middleware(LOG, method), instrument(SERVICE, method))
+    middleware: Middleware[Req, Resp] = observed(LOG, SERVICE, method)
     return middleware(endpoint)
 
 

@@ -13,9 +13,8 @@ from typing import Any, TypeVar
 
 import pydantic
 
-from kit.endpoint import Endpoint, Middleware, chain
-from kit.middleware.logging import logging_middleware
-from kit.middleware.metrics import instrument
+from kit.endpoint import Endpoint, Middleware
+from kit.middleware.observed import observed
 from orders.aggregate import Order
 from orders.ports import OrderPage, OrderQuery, RecordedEvent
 from ordersvc.service import CreateOrder, OrderService
@@ -97,9 +96,7 @@ METHOD_NAMES = {
 
 
 def _wrap(method: str, endpoint: Endpoint[Any, Any]) -> Endpoint[Any, Any]:
-    # Logging outermost, so the logged duration includes what the metrics measure.
-    middleware: Middleware[Any, Any] = chain(logging_middleware(LOG, method),
-                                             instrument(METRICS_SERVICE, method))
+    middleware: Middleware[Any, Any] = observed(LOG, METRICS_SERVICE, method)
     return middleware(endpoint)
 
 

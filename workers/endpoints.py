@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from kit.endpoint import Endpoint, Middleware, chain
-from kit.middleware.logging import logging_middleware
-from kit.middleware.metrics import instrument
+from kit.endpoint import Endpoint, Middleware
+from kit.middleware.observed import observed
 from orders.ports import RecordedEvent
 
 LOG = logging.getLogger("workers")
@@ -29,6 +28,6 @@ def make_endpoint(handle: Callable[[RecordedEvent], object]) -> Endpoint[Recorde
 
 def instrumented(worker: str, endpoint: Endpoint[RecordedEvent, object]) -> Endpoint[RecordedEvent, object]:
     """``endpoint`` wrapped in logging and metrics middleware."""
-    middleware: Middleware[RecordedEvent, object] = chain(
-        logging_middleware(LOG.getChild(worker), worker), instrument(f"worker_{worker}", "handle"))
+    middleware: Middleware[RecordedEvent, object] = observed(
+        LOG.getChild(worker), f"worker_{worker}", "handle", logged_as=worker)
     return middleware(endpoint)

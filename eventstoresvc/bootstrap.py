@@ -10,18 +10,14 @@ from __future__ import annotations
 import asyncio
 
 from eventstoresvc import jetstream
-from eventstoresvc.engine import make_engine
 from eventstoresvc.schema import create_schema
 from kit.nats.streams import connection
+from kit.sql import with_engine
 
 
 def bootstrap_event_store(db_url: str) -> str:
     """Create the event store's tables in ``db_url`` if missing."""
-    engine = make_engine(db_url, pool_size=1)
-    try:
-        create_schema(engine)
-    finally:
-        engine.dispose()
+    with_engine(db_url, create_schema)
     return "ready"
 
 

@@ -22,7 +22,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
-from eventstoresvc.engine import IMMEDIATE
+from kit import sql
 from kit.errors import Internal, KitError, Unavailable
 
 T = TypeVar("T")
@@ -80,7 +80,7 @@ def run(
         try:
             with engine.connect() as conn:
                 if write:
-                    conn = conn.execution_options(**{IMMEDIATE: True})
+                    conn = sql.writing(conn)
                 with conn.begin():
                     return work(conn)
         except sa_exc.IntegrityError:

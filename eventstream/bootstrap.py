@@ -29,13 +29,9 @@ def _orders_db_steps() -> dict[str, Callable[[Engine], None]]:
 
 
 def _on_orders_db(orders_db_url: str, create: Callable[[Engine], None]) -> str:
-    from eventstoresvc.engine import make_engine
+    from kit.sql import with_engine
 
-    engine = make_engine(orders_db_url, pool_size=1)
-    try:
-        create(engine)
-    finally:
-        engine.dispose()
+    with_engine(orders_db_url, create)
     return "ready"
 
 

@@ -15,8 +15,8 @@ from datetime import UTC
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from kit import sql
 from kit.errors import Internal, Unavailable
-from orders.engine import WRITE
 from ordersvc.ports import Reservation
 from ordersvc.schema import idempotency_keys
 
@@ -32,7 +32,7 @@ class SqlIdempotencyStore:
         try:
             try:
                 with self._engine.connect() as conn:
-                    conn = conn.execution_options(**{WRITE: True})
+                    conn = sql.writing(conn)
                     with conn.begin():
                         conn.execute(insert(idempotency_keys).values(
                             key=proposal.key, fingerprint=proposal.fingerprint,

@@ -19,7 +19,7 @@ import grpc
 from google.protobuf import empty_pb2
 from rich.console import Console
 
-from eventstream.benchmarks.load import LoadResult, drive
+from eventstream.benchmarks.load import LoadResult, compare_loads, drive
 from eventstream.benchmarks.report import Result
 from eventstream.benchmarks.servers import GRPC_METHOD
 from kit.testing.net import free_port, wait_for_port
@@ -97,16 +97,7 @@ def compare(transport: str, caller: Callable[[int], Callable[[], Callable[[], No
     b = max(bare, key=lambda r: r.per_second)
     k = max(ours, key=lambda r: r.per_second)
     base = f"bare {'Flask view' if transport == 'http' else 'servicer'}"
-    name = f"kit.{transport}"
-    return [
-        Result.compare(name, k.per_second, "req/s", base, b.per_second),
-        Result.compare(f"{name}.p50", k.latency_ms(50), "ms", base, b.latency_ms(50),
-                       lower_is_better=True),
-        Result.compare(f"{name}.p99", k.latency_ms(99), "ms", base, b.latency_ms(99),
-                       lower_is_better=True),
-        Result.compare(f"{name}.server_cpu", k.server_cpu_us_per_request, "us/req", base,
-                       b.server_cpu_us_per_request, lower_is_better=True),
-    ]
+    return compare_loads(f"kit.{transport}", k, base, b)
 
 
 def run(*, quick: bool, console: Console) -> list[Result]:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from eventstream.benchmarks.report import percentile
+from eventstream.benchmarks.report import Result, percentile
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -101,3 +101,16 @@ def drive(
     for thread in threads:
         thread.join()
     return LoadResult(len(latencies), errors, duration, latencies, cpu_after - cpu_before)
+
+
+def compare_loads(name: str, ours: LoadResult, base: str, bare: LoadResult) -> list[Result]:
+    """Throughput, p50, p99 and server CPU per request of ``ours`` against the baseline ``bare``."""
+    return [
+        Result.compare(name, ours.per_second, "req/s", base, bare.per_second),
+        Result.compare(f"{name}.p50", ours.latency_ms(50), "ms", base, bare.latency_ms(50),
+                       lower_is_better=True),
+        Result.compare(f"{name}.p99", ours.latency_ms(99), "ms", base, bare.latency_ms(99),
+                       lower_is_better=True),
+        Result.compare(f"{name}.server_cpu", ours.server_cpu_us_per_request, "us/req", base,
+                       bare.server_cpu_us_per_request, lower_is_better=True),
+    ]

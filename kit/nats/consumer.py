@@ -20,13 +20,15 @@ logs and retries.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from kit.endpoint import Endpoint
+from kit.nats.batch import BatchHandler
 from kit.nats.deadletter import DEFAULT_STREAM
 from kit.nats.handler import Handler
 from kit.nats.message import Message
@@ -97,14 +99,34 @@ class JetStreamConsumer(Generic[Req]):
         self.metrics = ConsumerMetrics(stream, self.name, registry)
         self._handler = Handler(endpoint, decode, stream=stream, consumer=self.name, tracer=tracer,
                                 observe=self.metrics.duration.observe)
+        self._batch: BatchHandler[Req] | None = None
         self._tally = Tally()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._error: BaseException | None = None
 
+    @classmethod
+    def batched(cls, endpoint: Endpoint[Sequence[Req], object], decode: Callable[[Message], Req], *,
+                max_batch: int = 64, tracer: Tracer = NOOP_TRACER, **options: Any) -> JetStreamConsumer[Req]:
+        """A consumer calling ``endpoint`` with up to ``max_batch`` requests at once (``kit.nats.batch``).
+
+        ``options`` are those of the constructor. Messages fetched together are shared among the
+        ``max_concurrency`` workers, each calling ``endpoint`` with its share: a batch endpoint
+        commits its effects together, and gains most with few workers (1 or 2) and a large ``batch``.
+        """
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        consumer: JetStreamConsumer[Req] = cls(lambda request: endpoint([request]), decode, tracer=tracer,
+                                               **options)
+        consumer.settings = dataclasses.replace(consumer.settings, max_batch=max_batch)
+        consumer._batch = BatchHandler(endpoint, decode, stream=consumer.settings.stream,
+                                       consumer=consumer.name, tracer=tracer,
+                                       observe=consumer.metrics.duration.observe)
+        return consumer
+
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set, then let running handlers finish, send their acks and return."""
-        loop = PullLoop(self.settings, self._handler, self.metrics, self._tally, stop)
+        loop = PullLoop(self.settings, self._handler, self.metrics, self._tally, stop, self._batch)
         asyncio.run(loop.run())
 
     def start(self) -> None:

@@ -28,7 +28,7 @@ from kit.context import scope
 from kit.endpoint import Endpoint
 from kit.errors import KitError
 from kit.nats.message import Message
-from kit.tracing import NOOP_TRACER, SpanKind, Tracer
+from kit.tracing import NOOP_TRACER, Span, SpanKind, Tracer
 
 Req = TypeVar("Req")
 
@@ -93,32 +93,46 @@ class Handler(Generic[Req]):
         with scope(metadata=message.headers), \
                 self._tracer.span(message.subject, SpanKind.CONSUMER, headers=message.headers) as span:
             if self._traced:
-                span.tag("messaging.system", "nats")
-                span.tag("messaging.subject", message.subject)
-                span.tag("messaging.stream", self._stream)
-                span.tag("messaging.consumer", self._consumer)
-                span.tag("messaging.stream_sequence", str(message.stream_sequence))
-                span.tag("messaging.delivery_count", str(message.num_delivered))
+                tag_consumer_span(span, message, stream=self._stream, consumer=self._consumer)
             try:
                 request = self._decode(message)
             except Exception as exc:
-                reason = f"undecodable message: {_describe(exc)}"
-                span.tag("error", reason)
-                return Outcome(Verdict.DEAD_LETTER, reason)
+                return undecodable(exc, span)
             try:
                 self._endpoint(request)
-            except KitError as exc:
-                span.tag("error", f"{exc.code.value}: {exc.message}")
-                if exc.retryable:
-                    return Outcome(Verdict.RETRY, f"{exc.code.value}: {exc.message}", exc.retry_after)
-                return Outcome(Verdict.DEAD_LETTER, f"{exc.code.value}: {exc.message}")
             except Exception as exc:
-                _LOG.exception("unexpected error handling %s #%d (delivery %d) in %s",
-                               message.subject, message.stream_sequence, message.num_delivered,
-                               self._consumer)
-                span.tag("error", _describe(exc))
-                return Outcome(Verdict.RETRY, _describe(exc))
+                return failed(exc, message, self._consumer, span)
             return ACKED
+
+
+def failed(exc: Exception, message: Message, consumer: str, span: Span) -> Outcome:
+    """The outcome of an endpoint that raised ``exc`` handling ``message``, tagged on ``span``."""
+    if isinstance(exc, KitError):
+        span.tag("error", f"{exc.code.value}: {exc.message}")
+        if exc.retryable:
+            return Outcome(Verdict.RETRY, f"{exc.code.value}: {exc.message}", exc.retry_after)
+        return Outcome(Verdict.DEAD_LETTER, f"{exc.code.value}: {exc.message}")
+    _LOG.error("unexpected error handling %s #%d (delivery %d) in %s", message.subject,
+               message.stream_sequence, message.num_delivered, consumer, exc_info=exc)
+    span.tag("error", _describe(exc))
+    return Outcome(Verdict.RETRY, _describe(exc))
+
+
+def undecodable(exc: Exception, span: Span) -> Outcome:
+    """The outcome of a message ``decode`` refused: dead-lettered at once."""
+    reason = f"undecodable message: {_describe(exc)}"
+    span.tag("error", reason)
+    return Outcome(Verdict.DEAD_LETTER, reason)
+
+
+def tag_consumer_span(span: Span, message: Message, *, stream: str, consumer: str) -> None:
+    """The messaging tags of a CONSUMER span."""
+    span.tag("messaging.system", "nats")
+    span.tag("messaging.subject", message.subject)
+    span.tag("messaging.stream", stream)
+    span.tag("messaging.consumer", consumer)
+    span.tag("messaging.stream_sequence", str(message.stream_sequence))
+    span.tag("messaging.delivery_count", str(message.num_delivered))
 
 
 def _describe(exc: BaseException) -> str:

@@ -30,7 +30,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from nats.aio.client import Client
@@ -57,7 +57,8 @@ class PullLoop:
     """One run of a consumer: connects, consumes until ``stop`` is set, drains, disconnects."""
 
     def __init__(self, settings: Settings, handler: Callable[[Message], Outcome], metrics: ConsumerMetrics,
-                 tally: Tally, stop: threading.Event) -> None:
+                 tally: Tally, stop: threading.Event,
+                 batch: Callable[[Sequence[Message]], list[Outcome]] | None = None) -> None:
         self._s = settings
         self._handler = handler
         self._metrics = metrics
@@ -79,7 +80,7 @@ class PullLoop:
         self._room = asyncio.Event()
         self._stale = True
         self._dispatcher = Dispatcher(handler, workers=settings.max_concurrency, name=settings.name,
-                                      stopping=stop.is_set)
+                                      stopping=stop.is_set, batch=batch, max_batch=settings.max_batch)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 

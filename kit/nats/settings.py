@@ -28,6 +28,7 @@ class Settings:
     lag_interval: float = 5.0
     max_reconnect_backoff: float = 5.0
     settlement: SettlementPolicy | None = None  # None: DeadLetterAfter(max_deliver, backoff)
+    max_batch: int = 1  # messages per call of a batch handler
 
 
 @dataclass

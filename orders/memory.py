@@ -7,9 +7,10 @@ idempotent ``apply`` and cursor paging in the read model) without IO.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from kit.errors import Conflict, InvalidArgument, Unavailable
@@ -102,6 +103,12 @@ class InMemoryReadModel:
         """Forget every projected order."""
         with self._lock:
             self._orders.clear()
+
+    def apply_many(self, batch: Sequence[RecordedEvent]) -> builtins.list[ApplyOutcome]:
+        """``apply`` each event; every event is decoded first, so bad data changes nothing."""
+        for event in batch:
+            events.decode(event.event_type, event.event_data, event.aggregate_id)
+        return [self.apply(event) for event in batch]
 
     def apply(self, event: RecordedEvent) -> ApplyOutcome:
         """Project ``event`` once, in version order."""

@@ -9,6 +9,7 @@ dependency cannot be reached.
 
 from __future__ import annotations
 
+import builtins
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,6 +80,13 @@ class ReadModel(Protocol):
 
     def apply(self, event: RecordedEvent) -> ApplyOutcome:
         """Project one event, at most once: the order's version is committed with its effect."""
+        ...
+
+    def apply_many(self, batch: Sequence[RecordedEvent]) -> builtins.list[ApplyOutcome]:
+        """``apply`` each event of ``batch`` in its order, all in one transaction; an outcome each.
+
+        Raises ``ValueError`` before changing anything if any event's data cannot be read.
+        """
         ...
 
     def reset(self) -> None:

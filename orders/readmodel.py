@@ -137,6 +137,22 @@ class SqlReadModel:
             # A concurrent apply of the same creation committed first.
             return ApplyOutcome.DUPLICATE
 
+    def apply_many(self, batch: Sequence[RecordedEvent]) -> builtins.list[ApplyOutcome]:
+        """Project the events of ``batch`` in their order in one transaction (see ``apply``).
+
+        If the transaction loses a race (a concurrent apply of a creation), it is rolled back and
+        the events are applied one by one instead.
+        """
+        decoded = [events.decode(e.event_type, e.event_data, e.aggregate_id) for e in batch]
+        try:
+            with self._connect(write=True) as conn:
+                return [self._insert(conn, event, domain_event)
+                        if isinstance(domain_event, events.OrderCreated)
+                        else self._update(conn, event, domain_event)
+                        for event, domain_event in zip(batch, decoded, strict=True)]
+        except IntegrityError:
+            return [self.apply(event) for event in batch]
+
     def _insert(self, conn: Connection, event: RecordedEvent,
                 created: events.OrderCreated) -> ApplyOutcome:
         exists = conn.execute(select(orders.c.version).where(orders.c.order_id == event.aggregate_id))

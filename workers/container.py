@@ -59,6 +59,9 @@ class Container(containers.DeclarativeContainer):
         instrumented, "payment", providers.Factory(make_endpoint, payment.provided.handle))
     projection_endpoint = providers.Singleton(
         instrumented, "projection", providers.Factory(make_endpoint, projection.provided.handle))
+    projection_batch_endpoint = providers.Singleton(
+        instrumented, "projection", providers.Factory(make_endpoint, projection.provided.handle_batch),
+        "handle_batch")
     review_endpoint = providers.Singleton(
         instrumented, "review", providers.Factory(make_endpoint, review.provided.handle))
     saga_endpoint = providers.Singleton(

@@ -6,11 +6,12 @@ several instances, a stream whose publishes were retried): when an event arrives
 one of its order (``GAP``), the order's events up to it are read from the event store and applied
 in version order, so the read model never skips an event and every delivery order converges to the
 same state. An event whose data cannot be read is refused as ``InvalidArgument`` (a poison message).
+``handle_batch`` applies many events in one transaction (the worker's batch endpoint).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from kit.errors import InvalidArgument, Unavailable
 from orders.ports import ApplyOutcome, EventStore, ReadModel, RecordedEvent
@@ -29,6 +30,15 @@ class ProjectionService:
         except ValueError as exc:
             raise InvalidArgument.for_field(
                 "event_data", f"{event.event_type} {event.event_id}: {exc}") from exc
+
+    def handle_batch(self, batch: Sequence[RecordedEvent]) -> list[ApplyOutcome]:
+        """Apply ``batch`` in one transaction; then each event that came after a gap, as ``handle``."""
+        try:
+            outcomes = self._read_model.apply_many(batch)
+        except ValueError as exc:  # the consumer retries the events one by one to find which
+            raise InvalidArgument.for_field("event_data", f"unreadable event in a batch: {exc}") from exc
+        return [self.handle(event) if outcome is ApplyOutcome.GAP else outcome
+                for event, outcome in zip(batch, outcomes, strict=True)]
 
     def handle(self, event: RecordedEvent) -> ApplyOutcome:
         """Apply ``event``; after a gap, first apply the order's earlier events from the store."""

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kit.endpoint import Endpoint, Middleware
 from kit.errors import Unavailable
@@ -41,11 +42,13 @@ class WorkerKind:
     name: str
     filter_subjects: tuple[str, ...]
     endpoint: Callable[[Container], Endpoint[RecordedEvent, object]]
+    batch_endpoint: Callable[[Container], Endpoint[Sequence[RecordedEvent], object]] | None = None
 
 
 WORKERS: dict[str, WorkerKind] = {
     "payment": WorkerKind("payment", ("ORDERS.created",), lambda c: c.payment_endpoint()),
-    "projection": WorkerKind("projection", (), lambda c: c.projection_endpoint()),
+    "projection": WorkerKind("projection", (), lambda c: c.projection_endpoint(),
+                             lambda c: c.projection_batch_endpoint()),
     "review": WorkerKind("review", ("ORDERS.paymentdebited",), lambda c: c.review_endpoint()),
     "saga": WorkerKind("saga", (), lambda c: c.saga_endpoint()),
 }
@@ -70,21 +73,31 @@ class SagaSweeper:
 
 
 def consumer(container: Container, kind: WorkerKind, settings: WorkerSettings, *,
-             wrap: Middleware[RecordedEvent, object] | None = None,
+             wrap: Middleware[Any, object] | None = None,
              name: str | None = None) -> JetStreamConsumer[RecordedEvent]:
-    """The JetStream consumer of worker ``kind``; ``wrap`` adds an outermost middleware (tests)."""
-    endpoint = kind.endpoint(container)
-    return JetStreamConsumer(
-        wrap(endpoint) if wrap is not None else endpoint, decode_event,
+    """The JetStream consumer of worker ``kind``; ``wrap`` adds an outermost middleware (tests).
+
+    A worker with a batch endpoint gets a batch consumer (``settings.max_batch`` events per call,
+    ``settings.batch_concurrency`` calls at once) unless ``max_batch`` is 1.
+    """
+    options: dict[str, Any] = dict(
         nats_url=settings.nats_url, stream=STREAM, durable=kind.name,
-        filter_subjects=kind.filter_subjects, max_concurrency=settings.concurrency,
-        max_deliver=settings.max_deliver, ack_wait=settings.ack_wait, backoff=settings.backoff,
-        heartbeat=settings.heartbeat, dead_letter_stream=settings.dead_letter_stream,
-        tracer=container.tracer(), name=name or kind.name, batch=settings.batch)
+        filter_subjects=kind.filter_subjects, max_deliver=settings.max_deliver,
+        ack_wait=settings.ack_wait, backoff=settings.backoff, heartbeat=settings.heartbeat,
+        dead_letter_stream=settings.dead_letter_stream, tracer=container.tracer(),
+        name=name or kind.name, batch=settings.batch)
+    if kind.batch_endpoint is not None and settings.max_batch > 1:
+        batch = kind.batch_endpoint(container)
+        return JetStreamConsumer.batched(wrap(batch) if wrap is not None else batch, decode_event,
+                                         max_batch=settings.max_batch,
+                                         max_concurrency=settings.batch_concurrency, **options)
+    endpoint = kind.endpoint(container)
+    return JetStreamConsumer(wrap(endpoint) if wrap is not None else endpoint, decode_event,
+                             max_concurrency=settings.concurrency, **options)
 
 
 def consumers(container: Container, worker: str, settings: WorkerSettings, *,
-              wrap: Middleware[RecordedEvent, object] | None = None) -> list[Runnable]:
+              wrap: Middleware[Any, object] | None = None) -> list[Runnable]:
     """Everything worker ``worker`` runs: its consumer and its background loops."""
     kind = WORKERS[worker]
     runnables: list[Runnable] = [consumer(container, kind, settings, wrap=wrap)]
@@ -108,7 +121,7 @@ def prepare(container: Container, settings: WorkerSettings) -> None:
 
 
 def run_worker(worker: str, settings: WorkerSettings, *,
-               wrap: Middleware[RecordedEvent, object] | None = None) -> None:
+               wrap: Middleware[Any, object] | None = None) -> None:
     """Run worker ``worker`` in the foreground until SIGTERM / SIGINT, then drain and release."""
     from kit.middleware.metrics import start_metrics_server
 

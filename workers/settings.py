@@ -30,6 +30,10 @@ class WorkerSettings:
     concurrency: int = 16
     batch: int = 64
     """Messages fetched ahead of the handlers (delivered and not yet settled) per instance."""
+    max_batch: int = 64
+    """Events per call of a worker with a batch endpoint (the projection); 1: one at a time."""
+    batch_concurrency: int = 2
+    """Batch calls at once, for a worker with a batch endpoint (each is one transaction)."""
     metrics_port: int = 0
     """0: no ``/metrics`` listener."""
     credit_limit: Decimal = DEFAULT_CREDIT_LIMIT

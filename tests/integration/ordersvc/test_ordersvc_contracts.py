@@ -8,6 +8,7 @@ keeps the promises the unit tests built on it rely on.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
@@ -148,6 +149,25 @@ def test_concurrent_applies_of_the_same_events_apply_each_once(model: ReadModel)
     assert outcomes.count(ApplyOutcome.APPLIED) == 3
     order = model.get("o-1")
     assert order is not None and (order.status, order.version) == (OrderStatus.APPROVED, 3)
+
+
+def test_apply_many_projects_a_batch_in_order_with_an_outcome_each(model: ReadModel) -> None:
+    o1 = [created(), recorded(events.PaymentDebited("o-1", "cust-1", Decimal("1")), 2),
+          recorded(events.OrderApproved("o-1"), 3)]
+    o2, o3 = created("o-2"), recorded(events.OrderApproved("o-3"), 2, "o-3")
+    outcomes = model.apply_many([o1[0], o2, o1[1], o1[0], o1[2], o3])
+    assert outcomes == [ApplyOutcome.APPLIED, ApplyOutcome.APPLIED, ApplyOutcome.APPLIED,
+                        ApplyOutcome.DUPLICATE, ApplyOutcome.APPLIED, ApplyOutcome.GAP]
+    order = model.get("o-1")
+    assert order is not None and (order.status, order.version) == (OrderStatus.APPROVED, 3)
+    assert model.apply_many(o1) == [ApplyOutcome.DUPLICATE] * 3
+
+
+def test_a_batch_with_unreadable_event_data_changes_nothing(model: ReadModel) -> None:
+    unreadable = dataclasses.replace(created("o-9"), event_data='{"not": "an order"}')
+    with pytest.raises(ValueError):
+        model.apply_many([created("o-8"), unreadable])
+    assert model.get("o-8") is None
 
 
 def test_list_pages_newest_first_with_filters(model: ReadModel) -> None:

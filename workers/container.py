@@ -64,6 +64,9 @@ class Container(containers.DeclarativeContainer):
         "handle_batch")
     review_endpoint = providers.Singleton(
         instrumented, "review", providers.Factory(make_endpoint, review.provided.handle))
+    saga_batch_endpoint = providers.Singleton(
+        instrumented, "saga", providers.Factory(make_endpoint, coordinator.provided.handle_batch),
+        "handle_batch")
     saga_endpoint = providers.Singleton(
         instrumented, "saga", providers.Factory(make_endpoint, coordinator.provided.handle))
 

@@ -3,7 +3,8 @@
 For each order event (and for each order past its deadline, found by ``sweep``) the coordinator
 reads the order's history from the event store, takes the saga's next steps (``saga.next_step``)
 until there are none, and records the transition (state reached, steps taken) with the id of the
-event it handled, in one transaction (``SagaStore.record``).
+event it handled, in one transaction (``SagaStore.record``); ``handle_batch`` records the
+transitions of a batch of events in one transaction (the worker's batch endpoint).
 
 Every step is idempotent: a refund goes through the gateway under the order's charge id (given
 back at most once) and is then appended as ``ORDERS.paymentrefunded``; every appended event has
@@ -15,7 +16,7 @@ step once, and a lost append race (``Conflict``) makes the coordinator re-read a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from kit.errors import Unavailable
@@ -53,6 +54,12 @@ class SagaCoordinator:
         """React to an order event: take the order's next steps, record the transition."""
         return self._advance(event.aggregate_id, event.event_id, event.event_type, event)
 
+    def handle_batch(self, batch: Sequence[RecordedEvent]) -> list[SagaState]:
+        """``handle`` each event of ``batch`` in its order; their transitions in one transaction."""
+        transitions = [self._take_steps(e.aggregate_id, e.event_id, e.event_type, e) for e in batch]
+        self._store.record_many(transitions)
+        return [t.state for t in transitions]
+
     def sweep(self, limit: int = 100) -> int:
         """Advance the sagas of orders past their deadline; how many were looked at."""
         due = self._store.due(self._clock() - self.timeout, limit)
@@ -65,6 +72,12 @@ class SagaCoordinator:
 
     def _advance(self, order_id: str, handled_id: str, handled_type: str,
                  event: RecordedEvent | None = None) -> SagaState:
+        transition = self._take_steps(order_id, handled_id, handled_type, event)
+        self._store.record(transition)
+        return transition.state
+
+    def _take_steps(self, order_id: str, handled_id: str, handled_type: str,
+                    event: RecordedEvent | None = None) -> Transition:
         # The history known up to the handled event spares a read; a stale one makes the append
         # conflict (or finds the step stored already), and the next attempt re-reads.
         decided = decide_or_retry_later(
@@ -74,12 +87,11 @@ class SagaCoordinator:
         for taken in decided.appended:
             log.info("saga of order %s: %s", order_id, taken.TYPE)
         state = state_of(history, timed_out=self._timed_out(history))
-        self._store.record(Transition(
+        return Transition(
             order_id=order_id, handled_event_id=handled_id, handled_event_type=handled_type,
             state=state, actions=tuple(taken.TYPE for taken in decided.appended),
             order_version=history.order.version, started_at=history.order.created_on,
-            recorded_at=self._clock()))
-        return state
+            recorded_at=self._clock())
 
     def _timed_out(self, history: OrderHistory) -> bool:
         return self._clock() >= history.order.created_on + self.timeout

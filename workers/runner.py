@@ -50,7 +50,7 @@ WORKERS: dict[str, WorkerKind] = {
     "projection": WorkerKind("projection", (), lambda c: c.projection_endpoint(),
                              lambda c: c.projection_batch_endpoint()),
     "review": WorkerKind("review", ("ORDERS.paymentdebited",), lambda c: c.review_endpoint()),
-    "saga": WorkerKind("saga", (), lambda c: c.saga_endpoint()),
+    "saga": WorkerKind("saga", (), lambda c: c.saga_endpoint(), lambda c: c.saga_batch_endpoint()),
 }
 
 

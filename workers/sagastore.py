@@ -9,6 +9,7 @@ tests; ``sqlstores.SqlSagaStore`` the real one.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -53,6 +54,10 @@ class SagaStore(Protocol):
         """Record ``transition`` and move the saga's state forward; False if its event was recorded."""
         ...
 
+    def record_many(self, transitions: Sequence[Transition]) -> list[bool]:
+        """``record`` each of ``transitions`` in their order, all in one transaction."""
+        ...
+
     def get(self, order_id: str) -> SagaRecord | None:
         """The saga of ``order_id``, or None if none was recorded."""
         ...
@@ -72,17 +77,25 @@ class InMemorySagaStore:
     def record(self, transition: Transition) -> bool:
         """Record ``transition`` once per handled event id."""
         with self._lock:
-            found = self._sagas.get(transition.order_id)
-            if found is None:
-                found = SagaRecord(transition.order_id, transition.state, transition.order_version,
-                                   transition.started_at, transition.recorded_at, ())
-            fresh = all(t.handled_event_id != transition.handled_event_id for t in found.history)
-            history = (*found.history, transition) if fresh else found.history
-            if transition.order_version >= found.order_version:
-                found = replace(found, state=transition.state, order_version=transition.order_version,
-                                updated_at=transition.recorded_at)
-            self._sagas[transition.order_id] = replace(found, history=history)
-            return fresh
+            return self._record(transition)
+
+    def _record(self, transition: Transition) -> bool:
+        found = self._sagas.get(transition.order_id)
+        if found is None:
+            found = SagaRecord(transition.order_id, transition.state, transition.order_version,
+                               transition.started_at, transition.recorded_at, ())
+        fresh = all(t.handled_event_id != transition.handled_event_id for t in found.history)
+        history = (*found.history, transition) if fresh else found.history
+        if transition.order_version >= found.order_version:
+            found = replace(found, state=transition.state, order_version=transition.order_version,
+                            updated_at=transition.recorded_at)
+        self._sagas[transition.order_id] = replace(found, history=history)
+        return fresh
+
+    def record_many(self, transitions: Sequence[Transition]) -> list[bool]:
+        """``record`` each transition, under one hold of the lock."""
+        with self._lock:
+            return [self._record(t) for t in transitions]
 
     def get(self, order_id: str) -> SagaRecord | None:
         """The saga of ``order_id``."""

@@ -8,7 +8,7 @@ failures are ``Unavailable``, so the message being handled is redelivered later.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -60,6 +60,10 @@ class SqlSagaStore(_Database):
     def record(self, transition: Transition) -> bool:
         """Record ``transition`` and move the saga's state forward, in one transaction."""
         return self._write(lambda conn: self._record(conn, transition))
+
+    def record_many(self, transitions: Sequence[Transition]) -> list[bool]:
+        """Record ``transitions`` in their order, in one transaction."""
+        return self._write(lambda conn: [self._record(conn, t) for t in transitions])
 
     @staticmethod
     def _record(conn: Connection, t: Transition) -> bool:

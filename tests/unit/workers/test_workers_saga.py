@@ -155,3 +155,21 @@ def test_the_saga_reads_an_order_once_while_its_events_arrive_in_order():
     assert store.loads - reads == reads_by_helpers  # the saga itself read nothing more
     record = world.sagas.get("o-1")
     assert record is not None and record.order_version == 3
+
+
+def test_a_batch_takes_the_same_steps_as_one_event_at_a_time_and_records_each_event_once(
+        world: World) -> None:
+    place(world.store, restaurant="closed-1")
+    place(world.store, order_id="o-2")
+    run_workers(world, "o-1")
+    run_workers(world, "o-2")
+    batch = [*world.store.load("o-1"), *world.store.load("o-2")]
+    states = world.saga.handle_batch(batch)
+    assert states == [SagaState.REJECTED] * 3 + [SagaState.APPROVED] * 3
+    assert world.saga.handle_batch(batch) == states  # a redelivered batch changes nothing
+    assert types(world.store).count("ORDERS.paymentrefunded") == 1
+    for order_id in ("o-1", "o-2"):
+        record = world.sagas.get(order_id)
+        assert record is not None
+        assert [t.handled_event_id for t in record.history] == [
+            e.event_id for e in batch if e.aggregate_id == order_id]

@@ -7,6 +7,9 @@ transaction with jittered backoff, which is what ``sqlalchemy_cockroachdb.run_tr
 but for every backend. The callback must only touch the database: it can run several times, so it
 never publishes, sends or calls anything outside the transaction.
 
+``read`` runs plain reads the same way but outside a transaction (no ``BEGIN`` / ``COMMIT`` round
+trips on a server database). A connection found dropped is replaced and the work run again, once.
+
 Driver errors leave as kit errors: connection failures and exhausted retries as ``Unavailable``,
 anything else as ``Internal``; ``IntegrityError`` is re-raised for the caller to interpret.
 """
@@ -76,19 +79,46 @@ def run(
 
     ``write`` starts SQLite transactions with ``BEGIN IMMEDIATE`` (the write lock up front).
     """
+
+    def transaction() -> T:
+        with engine.connect() as conn:
+            if write:
+                conn = sql.writing(conn)
+            with conn.begin():
+                return work(conn)
+
+    return _attempt(transaction, attempts)
+
+
+def read(engine: Engine, work: Callable[[Connection], T], *, attempts: int = MAX_ATTEMPTS) -> T:
+    """Run ``work``, plain reads each standing on its own, outside a transaction (``kit.sql.reading``)."""
+
+    def reads() -> T:
+        with sql.reading(engine) as conn:
+            return work(conn)
+
+    return _attempt(reads, attempts)
+
+
+def _attempt(work: Callable[[], T], attempts: int) -> T:
+    # A connection the server dropped is found on first use (the event store's engines do not
+    # ping on checkout): SQLAlchemy then replaces the pool's connections and the work runs again,
+    # which is safe because it only touches the database. Once only: a server that is down is
+    # ``Unavailable`` at once.
+    reconnected = False
     for attempt in range(attempts):
         try:
-            with engine.connect() as conn:
-                if write:
-                    conn = sql.writing(conn)
-                with conn.begin():
-                    return work(conn)
+            return work()
         except sa_exc.IntegrityError:
             raise
         except (sa_exc.DBAPIError, sa_exc.TimeoutError) as exc:
             if is_retryable(exc) and attempt + 1 < attempts:
                 log.debug("retrying transaction after %s (attempt %d)", sqlstate(exc), attempt + 1)
                 time.sleep(backoff(attempt))
+                continue
+            if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated and not reconnected:
+                log.info("database connection lost; running the work again on a new one")
+                reconnected = False
                 continue
             raise translate(exc) from exc
     raise AssertionError("unreachable")  # the loop returns or raises

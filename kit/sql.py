@@ -10,7 +10,8 @@ writers then queue on the lock instead of failing when both try to upgrade a rea
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +31,23 @@ def normalise_url(url: str) -> str:
     """Give driver-less PostgreSQL / CockroachDB URLs the psycopg 3 driver."""
     scheme, sep, rest = url.partition("://")
     return _DRIVERS.get(scheme, scheme) + sep + rest
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for plain reads, without a transaction of its own on a server database.
+
+    On PostgreSQL and CockroachDB the connection is in autocommit mode: no ``BEGIN`` and ``COMMIT``
+    round trips around a read (they cost more than a short ``SELECT``), and each statement sees
+    what was committed when it started, so use it where every statement stands on its own. SQLite
+    gets an ordinary transaction (it has no round trips to save).
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            with conn.begin():
+                yield conn
+        else:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def writing(conn: Connection) -> Connection:
@@ -54,13 +72,17 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
 
 
 def make_engine(url: str, *, pool_size: int = 16, echo: bool = False,
-                sqlite_synchronous: str = "FULL") -> Engine:
+                sqlite_synchronous: str = "FULL", pre_ping: bool = True) -> Engine:
     """An engine for ``url`` whose pool keeps ``pool_size`` connections (and half as many more).
 
     Size the pool to the threads that use it: a connection beyond the pool is closed when returned,
     and a new PostgreSQL connection costs a process start, so a pool smaller than the concurrency
     turns load into connection churn. ``sqlite_synchronous`` is SQLite's ``synchronous`` pragma
-    (``FULL``: a commit survives a power loss; ``NORMAL``: only a process crash).
+    (``FULL``: a commit survives a power loss; ``NORMAL``: only a process crash). ``pre_ping``
+    tests a server connection on each checkout (a round trip) so that one the server dropped is
+    replaced before use; without it, the first statement on a dropped connection fails, SQLAlchemy
+    replaces the pool's connections, and the caller must retry (worth it where every transaction
+    is retried anyway).
     """
     parsed = make_url(normalise_url(url))
     overflow = max(1, pool_size // 2)
@@ -71,7 +93,7 @@ def make_engine(url: str, *, pool_size: int = 16, echo: bool = False,
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
     return create_engine(parsed, echo=echo, pool_size=pool_size, max_overflow=overflow,
-                         pool_pre_ping=True)
+                         pool_pre_ping=pre_ping)
 
 
 def with_engine(url: str, use: Callable[[Engine], T]) -> T:

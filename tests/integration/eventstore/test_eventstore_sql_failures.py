@@ -57,3 +57,25 @@ def test_unreachable_database_is_unavailable_for_appends_and_reads(url: str) -> 
             repository.read(EventQuery())
     finally:
         repository.close()
+
+
+@pytest.mark.parametrize("sql_backend", ["postgresql"])
+def test_connections_the_server_dropped_are_replaced_without_an_error(engine: Engine) -> None:
+    repository = SqlEventRepository(engine)
+    try:
+        first = repository.append(order_event(), ExpectedVersion.no_stream())
+        assert repository.read(EventQuery(aggregate_id=first.aggregate_id)) == [first]
+        admin = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1)
+        try:  # drop the repository's pooled connections, as a server restart does
+            with admin.connect() as conn:
+                dropped = conn.execute(text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+        finally:
+            admin.dispose()
+        assert dropped >= 1
+        assert repository.read(EventQuery(aggregate_id=first.aggregate_id)) == [first]
+        second = repository.append(order_event(name="paymentdebited"), ExpectedVersion.exact(1))
+        assert second.version == 2
+    finally:
+        repository.close()

@@ -118,7 +118,7 @@ def _attempt(work: Callable[[], T], attempts: int) -> T:
                 continue
             if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated and not reconnected:
                 log.info("database connection lost; running the work again on a new one")
-                reconnected = False
+                reconnected = True
                 continue
             raise translate(exc) from exc
     raise AssertionError("unreachable")  # the loop returns or raises

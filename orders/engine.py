@@ -44,6 +44,17 @@ def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
         raise Unavailable("the orders database is unavailable") from exc
 
 
+@contextmanager
+def reads(engine: Engine) -> Iterator[Connection]:
+    """Plain reads on the orders database, outside a transaction (``kit.sql.reading``); driver
+    failures become ``Unavailable``."""
+    try:
+        with sql.reading(engine) as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise Unavailable("the orders database is unavailable") from exc
+
+
 def as_utc(value: datetime) -> datetime:
     """A stored timestamp as an aware UTC datetime (SQLite hands back naive ones; all are UTC)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -21,14 +21,14 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kit.errors import InvalidArgument
 from orders import events, money
 from orders.aggregate import Order
 from orders.domain import MAX_REASON_LENGTH, OrderItem, OrderStatus, PaymentStatus
-from orders.engine import as_utc, transaction
+from orders.engine import as_utc, reads, transaction
 from orders.ports import ApplyOutcome, OrderPage, OrderQuery, RecordedEvent
 from orders.schema import order_items, orders
 
@@ -64,6 +64,11 @@ def _order(row: Row[Any], items: Sequence[Row[Any]]) -> Order:
     )
 
 
+_ORDER = select(orders).where(orders.c.order_id == bindparam("order_id"))
+_ITEMS = (select(order_items).where(order_items.c.order_id == bindparam("order_id"))
+          .order_by(order_items.c.line))
+
+
 class SqlReadModel:
     """``ReadModel`` in the orders database; database failures raise ``Unavailable``."""
 
@@ -74,12 +79,12 @@ class SqlReadModel:
         return transaction(self._engine, write=write)
 
     def get(self, order_id: str) -> Order | None:
-        """The projected order, or None."""
-        with self._connect() as conn:
-            row = conn.execute(select(orders).where(orders.c.order_id == order_id)).first()
+        """The projected order, or None (two reads: an order's items never change once stored)."""
+        with reads(self._engine) as conn:
+            row = conn.execute(_ORDER, {"order_id": order_id}).first()
             if row is None:
                 return None
-            return _order(row, self._items(conn, [order_id]).get(order_id, []))
+            return _order(row, conn.execute(_ITEMS, {"order_id": order_id}).all())
 
     def list(self, query: OrderQuery) -> OrderPage:
         """Orders newest first, filtered, ``query.limit`` (1-100) at a time."""
@@ -94,7 +99,7 @@ class SqlReadModel:
             conditions.append(orders.c.status == query.status.value)
         statement = (select(orders).where(*conditions)
                      .order_by(orders.c.created_position.desc()).limit(query.limit + 1))
-        with self._connect() as conn:
+        with reads(self._engine) as conn:  # a page's orders, then their items, which never change
             rows = conn.execute(statement).all()
             page = rows[:query.limit]
             items = self._items(conn, [row.order_id for row in page])

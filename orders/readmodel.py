@@ -27,9 +27,10 @@ from sqlalchemy.exc import IntegrityError
 from kit.errors import InvalidArgument
 from orders import events, money
 from orders.aggregate import Order
-from orders.domain import MAX_REASON_LENGTH, OrderItem, OrderStatus, PaymentStatus
+from orders.domain import MAX_REASON_LENGTH
 from orders.engine import as_utc, reads, transaction
 from orders.ports import ApplyOutcome, OrderPage, OrderQuery, RecordedEvent
+from orders.projecting import order_of, project_batch
 from orders.schema import order_items, orders
 
 MAX_LIMIT = 100
@@ -52,18 +53,6 @@ def decode_cursor(cursor: str) -> int:
     raise InvalidArgument.for_field("cursor", "is not a cursor returned by this API")
 
 
-def _order(row: Row[Any], items: Sequence[Row[Any]]) -> Order:
-    return Order(
-        order_id=row.order_id, customer_id=row.customer_id, restaurant_id=row.restaurant_id,
-        created_on=as_utc(row.created_on), amount=money.from_cents(row.amount_cents),
-        items=tuple(OrderItem(i.code, i.name, money.from_cents(i.unit_price_cents), i.quantity)
-                    for i in items),
-        status=OrderStatus(row.status), payment=PaymentStatus(row.payment),
-        rejection_reason=row.rejection_reason, cancellation_reason=row.cancellation_reason,
-        version=row.version,
-    )
-
-
 _ORDER = select(orders).where(orders.c.order_id == bindparam("order_id"))
 _ITEMS = (select(order_items).where(order_items.c.order_id == bindparam("order_id"))
           .order_by(order_items.c.line))
@@ -84,7 +73,7 @@ class SqlReadModel:
             row = conn.execute(_ORDER, {"order_id": order_id}).first()
             if row is None:
                 return None
-            return _order(row, conn.execute(_ITEMS, {"order_id": order_id}).all())
+            return order_of(row, conn.execute(_ITEMS, {"order_id": order_id}).all())
 
     def list(self, query: OrderQuery) -> OrderPage:
         """Orders newest first, filtered, ``query.limit`` (1-100) at a time."""
@@ -104,7 +93,7 @@ class SqlReadModel:
             page = rows[:query.limit]
             items = self._items(conn, [row.order_id for row in page])
         next_cursor = encode_cursor(page[-1].created_position) if len(rows) > query.limit else None
-        return OrderPage([_order(row, items.get(row.order_id, [])) for row in page], next_cursor)
+        return OrderPage([order_of(row, items.get(row.order_id, [])) for row in page], next_cursor)
 
     @staticmethod
     def _items(conn: Connection, order_ids: Sequence[str]) -> dict[str, builtins.list[Row[Any]]]:
@@ -151,10 +140,7 @@ class SqlReadModel:
         decoded = [events.decode(e.event_type, e.event_data, e.aggregate_id) for e in batch]
         try:
             with self._connect(write=True) as conn:
-                return [self._insert(conn, event, domain_event)
-                        if isinstance(domain_event, events.OrderCreated)
-                        else self._update(conn, event, domain_event)
-                        for event, domain_event in zip(batch, decoded, strict=True)]
+                return project_batch(conn, batch, decoded)
         except IntegrityError:
             return [self.apply(event) for event in batch]
 
@@ -189,7 +175,7 @@ class SqlReadModel:
             return ApplyOutcome.DUPLICATE
         if event.version > row.version + 1:
             return ApplyOutcome.GAP
-        current = _order(row, ())
+        current = order_of(row, ())
         after = current.apply(domain_event)
         changed = conn.execute(
             update(orders)

@@ -163,6 +163,32 @@ def test_apply_many_projects_a_batch_in_order_with_an_outcome_each(model: ReadMo
     assert model.apply_many(o1) == [ApplyOutcome.DUPLICATE] * 3
 
 
+def test_concurrent_batches_of_overlapping_orders_apply_each_event_once(model: ReadModel) -> None:
+    def history(order_id: str) -> list[RecordedEvent]:
+        debited = events.PaymentDebited(order_id, "cust-1", Decimal("1"))
+        return [created(order_id), recorded(debited, 2, order_id),
+                recorded(events.OrderApproved(order_id), 3, order_id)]
+
+    batches = [[*history("o-1"), *history("o-2")], [*history("o-2"), *history("o-1")],
+               history("o-1"), [*history("o-2"), *history("o-3")]]
+    outcomes: list[ApplyOutcome] = []
+    barrier = threading.Barrier(len(batches))
+
+    def project(batch: list[RecordedEvent]) -> None:
+        barrier.wait()
+        outcomes.extend(model.apply_many(batch))
+
+    threads = [threading.Thread(target=project, args=(batch,)) for batch in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count(ApplyOutcome.APPLIED) == 9
+    for order_id in ("o-1", "o-2", "o-3"):
+        order = model.get(order_id)
+        assert order is not None and (order.status, order.version) == (OrderStatus.APPROVED, 3)
+
+
 def test_a_batch_with_unreadable_event_data_changes_nothing(model: ReadModel) -> None:
     unreadable = dataclasses.replace(created("o-9"), event_data='{"not": "an order"}')
     with pytest.raises(ValueError):

@@ -91,10 +91,10 @@ def run(
 
 
 def read(engine: Engine, work: Callable[[Connection], T], *, attempts: int = MAX_ATTEMPTS) -> T:
-    """Run ``work``, plain reads each standing on its own, outside a transaction (``kit.sql.reading``)."""
+    """Run ``work``, plain reads each standing on its own, outside a transaction (``kit.sql.autocommit``)."""
 
     def reads() -> T:
-        with sql.reading(engine) as conn:
+        with sql.autocommit(engine) as conn:
             return work(conn)
 
     return _attempt(reads, attempts)

@@ -34,17 +34,18 @@ def normalise_url(url: str) -> str:
 
 
 @contextmanager
-def reading(engine: Engine) -> Iterator[Connection]:
-    """A connection for plain reads, without a transaction of its own on a server database.
+def autocommit(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
+    """A connection whose statements each commit on their own, with no transaction around them.
 
     On PostgreSQL and CockroachDB the connection is in autocommit mode: no ``BEGIN`` and ``COMMIT``
-    round trips around a read (they cost more than a short ``SELECT``), and each statement sees
-    what was committed when it started, so use it where every statement stands on its own. SQLite
-    gets an ordinary transaction (it has no round trips to save).
+    round trips (they cost more than a short ``SELECT`` or a one-row ``INSERT``), and each statement
+    sees what was committed when it started, so use it where every statement stands on its own.
+    SQLite gets an ordinary transaction (it has no round trips to save), ``BEGIN IMMEDIATE`` if
+    ``write``.
     """
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
-            with conn.begin():
+            with (writing(conn) if write else conn).begin():
                 yield conn
         else:
             yield conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -46,10 +46,10 @@ def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
 
 @contextmanager
 def reads(engine: Engine) -> Iterator[Connection]:
-    """Plain reads on the orders database, outside a transaction (``kit.sql.reading``); driver
+    """Plain reads on the orders database, outside a transaction (``kit.sql.autocommit``); driver
     failures become ``Unavailable``."""
     try:
-        with sql.reading(engine) as conn:
+        with sql.autocommit(engine) as conn:
             yield conn
     except SQLAlchemyError as exc:
         raise Unavailable("the orders database is unavailable") from exc

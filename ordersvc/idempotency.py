@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from kit import sql
 from kit.errors import Internal, Unavailable
 from ordersvc.ports import Reservation
 from ordersvc.schema import idempotency_keys
+
+_RESERVE = insert(idempotency_keys)
+_BOUND = select(idempotency_keys).where(idempotency_keys.c.key == bindparam("key"))
 
 
 class SqlIdempotencyStore:
@@ -31,19 +34,16 @@ class SqlIdempotencyStore:
         """Bind ``proposal.key`` to ``proposal`` unless it is bound already; return the binding."""
         try:
             try:
-                with self._engine.connect() as conn:
-                    conn = sql.writing(conn)
-                    with conn.begin():
-                        conn.execute(insert(idempotency_keys).values(
-                            key=proposal.key, fingerprint=proposal.fingerprint,
-                            order_id=proposal.order_id, event_id=proposal.event_id,
-                            created_on=proposal.created_on))
+                with sql.autocommit(self._engine, write=True) as conn:  # one INSERT: atomic alone
+                    conn.execute(_RESERVE, {
+                        "key": proposal.key, "fingerprint": proposal.fingerprint,
+                        "order_id": proposal.order_id, "event_id": proposal.event_id,
+                        "created_on": proposal.created_on})
                 return proposal
             except IntegrityError:
                 pass
-            with self._engine.connect() as conn, conn.begin():
-                row = conn.execute(select(idempotency_keys)
-                                   .where(idempotency_keys.c.key == proposal.key)).first()
+            with sql.autocommit(self._engine) as conn:
+                row = conn.execute(_BOUND, {"key": proposal.key}).first()
         except SQLAlchemyError as exc:
             raise Unavailable("the orders database is unavailable") from exc
         if row is None:

@@ -195,8 +195,7 @@ class EventSourcedOrderService:
 
     def _project(self, recorded: Sequence[RecordedEvent]) -> None:
         try:
-            for event in recorded:
-                self._read_model.apply(event)
+            self._read_model.apply_many(recorded)
         except Exception:
             # The write is committed in the event store; the projection worker will catch up.
             log.warning("could not project order events into the read model", exc_info=True)

@@ -17,12 +17,13 @@ from kit import sql
 from kit.errors import Unavailable
 
 
-def make_engine(url: str, *, pool_size: int = 16) -> Engine:
+def make_engine(url: str, *, pool_size: int = 16, pre_ping: bool = True) -> Engine:
     """An engine for the orders database at ``url``.
 
-    The pool keeps as many connections as a worker runs handlers (16); see ``kit.sql.make_engine``.
+    The pool keeps as many connections as a worker runs handlers (16); see ``kit.sql.make_engine``
+    (``pre_ping``: test each connection on checkout, for callers that do not retry).
     """
-    return sql.make_engine(url, pool_size=pool_size)
+    return sql.make_engine(url, pool_size=pool_size, pre_ping=pre_ping)
 
 
 @contextmanager

@@ -33,7 +33,8 @@ class Container(containers.DeclarativeContainer):
 
     config = providers.Configuration()
 
-    engine = providers.Singleton(make_engine, config.orders_db_url)
+    # No ping per checkout: a failure on a connection the server dropped is redelivered and retried.
+    engine = providers.Singleton(make_engine, config.orders_db_url, pre_ping=False)
     channel = providers.Singleton(dial, config.eventstore_addr)
     tracer: providers.Provider[Tracer] = providers.Singleton(
         tracer_from_env, config.service_name, config.zipkin_url, port=config.metrics_port)

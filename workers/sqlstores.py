@@ -13,12 +13,13 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from kit.errors import Unavailable
+from kit.sql import autocommit
 from orders import money
-from orders.engine import as_utc, transaction
+from orders.engine import as_utc, reads, transaction
 from workers.gateway import Charge, ChargeRecord, ChargeStatus
 from workers.saga import SagaState
 from workers.sagastore import SagaRecord, Transition
@@ -116,25 +117,31 @@ def _charge(row: Row[Any]) -> ChargeRecord:
     return ChargeRecord(charge, ChargeStatus(row.status), row.reason)
 
 
+_CHARGE = select(payment_charges).where(payment_charges.c.charge_id == bindparam("charge_id"))
+_RECORD_CHARGE = insert(payment_charges)
+
+
 class SqlChargeLedger(_Database):
     """``ChargeLedger`` in ``payment_charges``: every process of the system shares the charges."""
 
     def record(self, record: ChargeRecord) -> ChargeRecord:
         """Store ``record`` unless its charge id is known; return what is stored."""
-
-        def work(conn: Connection) -> ChargeRecord:
-            found = conn.execute(select(payment_charges).where(
-                payment_charges.c.charge_id == record.charge.charge_id)).first()
-            if found is not None:
-                return _charge(found)
-            charge = record.charge
-            conn.execute(insert(payment_charges).values(
-                charge_id=charge.charge_id, order_id=charge.order_id, customer_id=charge.customer_id,
-                amount_cents=money.to_cents(charge.amount), status=record.status.value,
-                reason=record.reason[:500]))
+        charge = record.charge
+        try:
+            with autocommit(self._engine, write=True) as conn:  # one INSERT: atomic alone
+                conn.execute(_RECORD_CHARGE, {
+                    "charge_id": charge.charge_id, "order_id": charge.order_id,
+                    "customer_id": charge.customer_id, "amount_cents": money.to_cents(charge.amount),
+                    "status": record.status.value, "reason": record.reason[:500]})
             return record
-
-        return self._write(work)
+        except IntegrityError:
+            pass  # recorded before (a retry) or by another instance: what is stored wins
+        except SQLAlchemyError as exc:
+            raise Unavailable("the orders database is unavailable") from exc
+        known = self.get(charge.charge_id)
+        if known is None:
+            raise Unavailable(f"charge {charge.charge_id} vanished while being recorded")
+        return known
 
     def refund(self, charge_id: str) -> bool:
         """Mark a debited charge refunded (a compare-and-set: once)."""
@@ -147,9 +154,8 @@ class SqlChargeLedger(_Database):
 
     def get(self, charge_id: str) -> ChargeRecord | None:
         """The charge recorded under ``charge_id``."""
-        with self._connect() as conn:
-            row = conn.execute(
-                select(payment_charges).where(payment_charges.c.charge_id == charge_id)).first()
+        with reads(self._engine) as conn:
+            row = conn.execute(_CHARGE, {"charge_id": charge_id}).first()
         return None if row is None else _charge(row)
 
     def all(self) -> list[ChargeRecord]:

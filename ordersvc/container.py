@@ -71,7 +71,9 @@ class Container(containers.DeclarativeContainer):
 
     config = providers.Configuration()
 
-    engine = providers.Singleton(make_engine, config.orders_db_url)
+    # No ping per checkout: after the database dropped its connections one request answers 503
+    # (Retry-After) while SQLAlchemy replaces them, and a read falls back to the event store.
+    engine = providers.Singleton(make_engine, config.orders_db_url, pre_ping=False)
     channel = providers.Singleton(dial, config.eventstore_addr)
     tracer: providers.Provider[Tracer] = providers.Singleton(
         tracer_from_env, "ordersvc", config.zipkin_url, port=config.port)

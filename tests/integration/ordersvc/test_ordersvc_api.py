@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from contracts import ordersvc_pb2 as pb
 from contracts import ordersvc_pb2_grpc as pb_grpc
 from kit.testing.grpc import serve_grpc
+from orders.engine import make_engine
 from orders.jsontext import loads
 from orders.schema import orders as orders_table
 from ordersvc.grpc import register
@@ -156,3 +157,24 @@ def test_grpc_api_over_the_same_service(orders: OrdersService) -> None:
         assert raised.value.code() is grpc.StatusCode.FAILED_PRECONDITION
     via_http = loads(orders.request("GET", f"/api/orders/{created.order_id}").data)
     assert via_http["status"] == "Cancelled" and via_http["amount"] == Decimal("29.00")
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_the_orders_database_dropping_its_connections_costs_at_most_one_503(
+        orders: OrdersService, new_order: Body, backend: str) -> None:
+    created = orders.request("POST", "/api/orders", new_order()).json()
+    admin = make_engine(orders.container.engine().url.render_as_string(hide_password=False),
+                        pool_size=1)
+    try:  # drop the service's pooled connections, as a database restart does
+        with admin.connect() as conn:
+            dropped = conn.exec_driver_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()").scalar_one()
+    finally:
+        admin.dispose()
+    assert dropped >= 1
+    del backend
+    # A read falls back to the event store; a write answers 503 once while the pool is replaced.
+    assert orders.request("GET", f"/api/orders/{created['order_id']}").status == 200
+    statuses = [orders.request("POST", "/api/orders", new_order()).status for _ in range(3)]
+    assert statuses.count(503) <= 1 and statuses[-1] == 201, statuses

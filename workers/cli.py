@@ -35,6 +35,10 @@ def _decimal(value: str) -> Decimal:
         help="Orders database (read model, saga state, simulated payments), an SQLAlchemy URL.")
 @option("--metrics-port", default=0, type=click.IntRange(0, 65535), help="Serve /metrics here; 0: off.")
 @option("--concurrency", default=16, type=click.IntRange(1, 1024), help="Messages handled at once.")
+@option("--max-batch", default=64, type=click.IntRange(1, 1024),
+        help="Projection and saga: events per batch call (one transaction); 1: one at a time.")
+@option("--batch-concurrency", default=2, type=click.IntRange(1, 64),
+        help="Projection and saga: batch calls at once.")
 @option("--zipkin-url", default="", help="Zipkin base URL; empty disables tracing.")
 @option("--max-deliver", default=5, type=click.IntRange(1), help="Deliveries before a dead letter.")
 @option("--ack-wait", default=30.0, type=click.FloatRange(1.0), help="Seconds before an unacked redelivery.")
@@ -47,7 +51,8 @@ def _decimal(value: str) -> Decimal:
 @option("--saga-sweep-interval", default=5.0, type=click.FloatRange(0.1),
         help="Saga: seconds between sweeps.")
 def worker(name: str, nats_url: str, eventstore_addr: str, orders_db_url: str, metrics_port: int,
-           concurrency: int, zipkin_url: str, max_deliver: int, ack_wait: float, payment_credit_limit: str,
+           concurrency: int, max_batch: int, batch_concurrency: int, zipkin_url: str,
+           max_deliver: int, ack_wait: float, payment_credit_limit: str,
            payment_failure_rate: float, review_closed_restaurants: str, saga_timeout: float,
            saga_sweep_interval: float) -> None:
     """Run worker NAME (payment, projection, review or saga) until SIGTERM / SIGINT."""
@@ -59,7 +64,8 @@ def worker(name: str, nats_url: str, eventstore_addr: str, orders_db_url: str, m
     logs.configure()
     settings = WorkerSettings(
         nats_url=nats_url, eventstore_addr=eventstore_addr, orders_db_url=orders_db_url,
-        zipkin_url=zipkin_url, concurrency=concurrency, metrics_port=metrics_port,
+        zipkin_url=zipkin_url, concurrency=concurrency, max_batch=max_batch,
+        batch_concurrency=batch_concurrency, metrics_port=metrics_port,
         credit_limit=_decimal(payment_credit_limit), failure_rate=payment_failure_rate,
         closed_restaurants=tuple(parse_restaurants(review_closed_restaurants)),
         saga_timeout=saga_timeout, sweep_interval=saga_sweep_interval, max_deliver=max_deliver,

@@ -1,8 +1,9 @@
-"""A payment worker process that is killed (SIGKILL) right after its first effect, before its ack.
+"""A worker process that is killed (SIGKILL) right after its first effect, before its ack.
 
-Run by the crash test as ``python crashing_worker.py '<settings as JSON>'``: it builds the real
-payment worker, with an outermost middleware that lets the endpoint commit its effect (the charge
-and ``ORDERS.paymentdebited``) and then kills the process, so the message is never acknowledged.
+Run by the crash tests as ``python crashing_worker.py '<settings as JSON>' [worker]``: it builds the
+real worker (payment by default), with an outermost middleware that lets the endpoint commit its
+effect (for payment the charge and ``ORDERS.paymentdebited``; for the projection a whole batch in
+the read model) and then kills the process, so the messages are never acknowledged.
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ import os
 import signal
 import sys
 from decimal import Decimal
+from typing import Any
 
 from kit.endpoint import Endpoint
-from orders.ports import RecordedEvent
 from workers.runner import run_worker
 from workers.settings import WorkerSettings
 
 
-def kill_after_effect(endpoint: Endpoint[RecordedEvent, object]) -> Endpoint[RecordedEvent, object]:
-    def crashing(event: RecordedEvent) -> object:
-        endpoint(event)
+def kill_after_effect(endpoint: Endpoint[Any, object]) -> Endpoint[Any, object]:
+    def crashing(request: Any) -> object:
+        endpoint(request)
         os.kill(os.getpid(), signal.SIGKILL)
         return None
 
@@ -33,7 +34,8 @@ def main() -> None:
     raw["credit_limit"] = Decimal(raw["credit_limit"])
     for key in ("closed_restaurants", "backoff"):
         raw[key] = tuple(raw[key])
-    run_worker("payment", WorkerSettings(**raw), wrap=kill_after_effect)
+    run_worker(sys.argv[2] if len(sys.argv) > 2 else "payment", WorkerSettings(**raw),
+               wrap=kill_after_effect)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from workers_harness import System, poison
 from kit.nats import dead_letters
 from kit.testing.wait import eventually
 from orders.domain import OrderStatus
+from orders.schema import orders
 from workers.cli import dlq
 from workers.gateway import ChargeStatus
 
@@ -92,3 +93,37 @@ def test_workers_resume_after_a_nats_restart_and_every_order_completes(system: S
     for order_id in final:
         assert len(system.types(order_id)) == len(set(system.types(order_id)))
     assert len(system.charges()) == 16
+
+
+def test_a_projection_killed_after_its_batch_commit_and_before_its_acks_redoes_nothing_visible(
+        system: System) -> None:
+    for name in ("payment", "review", "saga"):
+        system.start_worker(name)
+    order_ids = [system.place() for _ in range(6)]
+
+    def sagas_final() -> bool:
+        return all((record := system.sagas.get(o)) is not None and record.state.final for o in order_ids)
+
+    eventually(sagas_final, timeout=30)  # every event of the orders is stored and published
+    raw = dataclasses.asdict(system.settings)
+    raw["credit_limit"] = str(raw["credit_limit"])
+    raw["batch_concurrency"] = 1  # the whole backlog in its first batch
+    crashing = subprocess.Popen([sys.executable, str(HERE / "crashing_worker.py"), json.dumps(raw),
+                                 "projection"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert crashing.wait(timeout=30) == -9, crashing.stdout.read() if crashing.stdout else ""
+    finally:
+        if crashing.poll() is None:
+            crashing.kill()
+            crashing.wait()
+    rows_after_crash, _ = system.snapshot()
+    version = list(orders.c.keys()).index("version")
+    complete = {row[0]: row for row in rows_after_crash
+                if row[0] in order_ids and row[version] == len(system.events(row[0]))}
+    assert complete, "the killed batch committed no order completely"
+
+    system.start_worker("projection")  # the unacked batch comes back after ack_wait
+    system.wait_caught_up(order_ids)
+    rows, items = system.snapshot()
+    assert {row[0]: row for row in rows if row[0] in complete} == complete  # not applied again
+    assert sorted(item[0] for item in items if item[0] in order_ids) == sorted(order_ids)  # one item each

@@ -8,6 +8,9 @@
 - ``kit.testing.grpc``: ``serve_grpc`` (a real gRPC server on a free port), ``FakeServicerContext``;
 - ``kit.testing.nats``: ``NatsServer`` / ``running_nats`` (a real ``nats-server -js``);
 - ``kit.testing.postgres``: ``running_postgres`` (a real PostgreSQL, embedded or from a DSN);
+- ``kit.testing.zipkin``: ``ZipkinServer`` / ``running_zipkin`` (a real Zipkin server and its UI,
+  with its query API), ``zipkin_missing`` (why it cannot start here);
+- ``kit.testing.requires``: ``unavailable`` (skip a test whose program is missing; fail under CI);
 - ``kit.testing.net``: ``free_port``, ``wait_for_port``;
 - ``kit.testing.wait``: ``eventually`` (poll until a condition holds; the one polling helper).
 

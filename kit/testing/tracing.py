@@ -6,6 +6,8 @@
   ``POST /api/v2/spans`` like Zipkin and records every batch; ``delay`` makes it slow on purpose.
 - ``SpanSchema`` checks span JSON against the ``Span`` definition of Zipkin's official API file
   (``zipkin2-api.yaml``), loaded as it is published (needs ``pyyaml`` and ``jsonschema``).
+
+These are the fast stand-ins; ``kit.testing.zipkin`` runs the real Zipkin server and its UI.
 """
 
 from __future__ import annotations

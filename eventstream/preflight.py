@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from eventstream.topology import Topology
 from kit.nats.servers import nats_server_binary
+from kit.zipkin import server as zipkin_server
 
 __all__ = ["check", "grpc_serving", "nats_server_binary"]
 
@@ -61,6 +62,10 @@ def _redact(url: str) -> str:
 
 def check(top: Topology) -> str | None:
     """The first problem that would stop the system from starting, as one line; None if none."""
+    if top.trace_ui:
+        missing = zipkin_server.missing()
+        if missing:
+            return f"--trace-ui: {missing}"
     for what, port in top.ports().items():
         if not port_free(port):
             return f"port {port} ({what}) is already in use"

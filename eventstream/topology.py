@@ -8,6 +8,8 @@ from pathlib import Path
 
 from rich.table import Table
 
+from kit.zipkin import server as zipkin_server
+
 
 @dataclass(frozen=True)
 class Topology:
@@ -15,7 +17,8 @@ class Topology:
 
     The event store's gRPC port is ``grpc_port``, the order service's own gRPC API listens on the
     next port; NATS monitoring on the client port + 4000 (8222 for 4222), and worker metrics from
-    ``metrics_base_port`` (9100) up, one port per instance.
+    ``metrics_base_port`` (9100) up, one port per instance. With ``trace_ui_port`` (``--trace-ui``)
+    a local Zipkin server listens there, and every process reports its spans to it.
     """
 
     http_port: int
@@ -30,13 +33,17 @@ class Topology:
     data_dir: Path
     workers_names: Sequence[str]
     metrics_base_port: int = 9100
+    trace_ui_port: int = 0  # 0: no local Zipkin server
 
     @classmethod
     def build(cls, *, http_port: int, grpc_port: int, nats_port: int, nats_url: str, db_url: str,
               orders_db_url: str, zipkin_url: str, workers: int, data_dir: Path,
-              workers_names: Sequence[str], metrics_base_port: int = 9100) -> Topology:
+              workers_names: Sequence[str], metrics_base_port: int = 9100,
+              trace_ui_port: int = 0) -> Topology:
         """Fill in the embedded defaults for whatever was not given."""
         data_dir = data_dir.resolve()
+        if trace_ui_port:
+            zipkin_url = zipkin_server.base_url(trace_ui_port)
         return cls(
             http_port=http_port,
             grpc_port=grpc_port,
@@ -50,6 +57,7 @@ class Topology:
             data_dir=data_dir,
             workers_names=tuple(workers_names),
             metrics_base_port=metrics_base_port,
+            trace_ui_port=trace_ui_port,
         )
 
     @property
@@ -61,6 +69,11 @@ class Topology:
     def nats_monitor_port(self) -> int:
         """The embedded NATS server's monitoring port (8222 for the default 4222)."""
         return self.nats_port + 4000
+
+    @property
+    def trace_ui(self) -> bool:
+        """Whether ``eventstream up`` runs a local Zipkin server and its UI."""
+        return bool(self.trace_ui_port)
 
     @property
     def nats_dir(self) -> Path:
@@ -79,6 +92,8 @@ class Topology:
         if self.embedded_nats:
             ports["NATS"] = self.nats_port
             ports["NATS monitoring"] = self.nats_monitor_port
+        if self.trace_ui:
+            ports["trace UI (Zipkin)"] = self.trace_ui_port
         for worker in self.workers_names:
             for instance in range(1, self.workers + 1):
                 ports[f"{worker} metrics #{instance}"] = self.worker_metrics_port(worker, instance)
@@ -103,5 +118,7 @@ class Topology:
                           ", ".join(f"http://127.0.0.1:{p}/metrics" for p in ports))
         table.add_row("event store database", self.db_url)
         table.add_row("orders database", self.orders_db_url)
-        table.add_row("Zipkin", self.zipkin_url or "off (--zipkin-url)")
+        table.add_row("Zipkin", self.zipkin_url or "off (--zipkin-url or --trace-ui)")
+        if self.trace_ui:
+            table.add_row("trace UI (Zipkin)", zipkin_server.ui_url(self.zipkin_url))
         return table

@@ -6,6 +6,10 @@ service last, each as a child process, waiting for each to be ready. The order s
 so once ``GET /readyz`` on the HTTP port answers 200, everything is up. Crashed children are
 restarted with backoff. Ctrl-C or SIGTERM stops everything in order: HTTP first, then the workers
 (they drain), the event store (its relay flushes), NATS last; then it exits 0.
+
+With ``--trace-ui`` a local Zipkin server (``kit.zipkin.server``: the ``io.zipkin:zipkin-server``
+jar, in memory, on 127.0.0.1) starts first and stops last, every process reports to it, and the
+table shows its UI; when the jar or Java is missing, one line says how to install it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from eventstream import preflight
 from eventstream.supervisor import ChildSpec, Probe, StartupError, Supervisor
 from eventstream.topology import Topology
 from kit.options import option
+from kit.zipkin import server as zipkin_server
 
 WORKERS = ("payment", "projection", "review", "saga")
 
@@ -43,6 +48,11 @@ def _eventstream(*args: str) -> list[str]:
 def child_specs(top: Topology) -> list[ChildSpec]:
     """The long-running children in start order (NATS first, the order service last)."""
     specs: list[ChildSpec] = []
+    if top.trace_ui:  # first up, last down: it receives the spans of every start and stop
+        specs.append(ChildSpec(
+            "zipkin", zipkin_server.command(top.trace_ui_port),
+            ready=lambda: zipkin_server.healthy(top.zipkin_url), start_timeout=120, stop_timeout=20,
+        ))
     common_env = {"EVENTSTREAM_ZIPKIN_URL": top.zipkin_url} if top.zipkin_url else {}
     if top.embedded_nats:
         top.nats_dir.mkdir(parents=True, exist_ok=True)
@@ -108,19 +118,28 @@ def stop_order(specs: list[ChildSpec]) -> list[str]:
 @option("--db-url", default="", help="Event store database URL (default: SQLite in --data-dir).")
 @option("--orders-db-url", default="", help="Orders database URL (default: SQLite in --data-dir).")
 @option("--zipkin-url", default="", help="Report traces to this Zipkin.")
+@option("--trace-ui", is_flag=True, default=False,
+        help="Run a local Zipkin server and its UI too, and report traces to it.")
+@option("--trace-ui-port", default=zipkin_server.DEFAULT_PORT, type=click.IntRange(1, 65535),
+        help="Port of the --trace-ui Zipkin server (its UI and span intake).")
 @option("--workers", default=1, type=click.IntRange(1, 16), help="Instances of each worker.")
 @option("--metrics-port", default=9100, type=click.IntRange(1, 65535),
         help="First metrics port of the workers (one port per worker instance, counting up).")
 @option("--data-dir", default=".eventstream", type=click.Path(file_okay=False, path_type=Path),
         help="Where the embedded NATS and SQLite keep their data.")
 def up(http_port: int, grpc_port: int, nats_port: int, nats_url: str, db_url: str,
-       orders_db_url: str, zipkin_url: str, workers: int, metrics_port: int, data_dir: Path) -> None:
+       orders_db_url: str, zipkin_url: str, trace_ui: bool, trace_ui_port: int, workers: int,
+       metrics_port: int, data_dir: Path) -> None:
     """Run the whole system locally: NATS, event store, workers and the order API."""
     console = Console(stderr=True)
+    if trace_ui and zipkin_url:
+        raise click.UsageError("--trace-ui runs its own Zipkin and reports to it: leave out "
+                               "--zipkin-url (and EVENTSTREAM_ZIPKIN_URL)")
     top = Topology.build(http_port=http_port, grpc_port=grpc_port, nats_port=nats_port,
                          nats_url=nats_url, db_url=db_url, orders_db_url=orders_db_url,
                          zipkin_url=zipkin_url, workers=workers, data_dir=data_dir,
-                         workers_names=WORKERS, metrics_base_port=metrics_port)
+                         workers_names=WORKERS, metrics_base_port=metrics_port,
+                         trace_ui_port=trace_ui_port if trace_ui else 0)
     problem = preflight.check(top)
     if problem:
         raise click.ClickException(problem)

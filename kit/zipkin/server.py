@@ -99,7 +99,8 @@ def command(port: int, *, jar: Path | None = None, java: str | None = None) -> l
         "--armeria.ports[0].ip=127.0.0.1", f"--armeria.ports[0].port={port}",
         "--armeria.ports[0].protocols[0]=http",
         "--zipkin.storage.type=mem", "--zipkin.self-tracing.enabled=false",
-        "--spring.main.banner-mode=off",
+        # Quiet start-up: no banner, and no warning about the server's own metrics wiring.
+        "--spring.main.banner-mode=off", "--logging.level.io.micrometer=ERROR",
     ]
 
 

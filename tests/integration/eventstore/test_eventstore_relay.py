@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -235,3 +236,18 @@ def test_commits_of_another_process_are_published_in_order_with_ours(
         assert ids == [e.event_id for e in stored]
     finally:
         other.close()
+
+
+def test_a_commit_wakes_the_idle_relay_long_before_its_poll(
+    repository: SqlEventRepository, stream: str, relay_factory: Callable[..., OutboxRelay]
+) -> None:
+    relay = relay_factory(stream, idle_poll=60.0, checkpoint_interval=0.0)  # polling alone: a minute
+    repository.append(order_event("o1"), ExpectedVersion.any())
+    eventually(lambda: repository.backlog() == 0)
+    time.sleep(0.5)  # the relay has saved its checkpoint and sleeps in its minute-long idle wait
+    for i in range(3):
+        woke = repository.append(order_event(f"o{i + 2}"), ExpectedVersion.any())
+        eventually(lambda: repository.backlog() == 0, timeout=10.0)  # far below the poll
+        assert messages(stream)[-1][2]["Nats-Msg-Id"] == woke.event_id
+        time.sleep(0.2)
+    assert relay.metrics.published._value.get() == 4

@@ -8,6 +8,9 @@ line's duration includes everything the metrics see. Nothing here runs at import
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -16,6 +19,8 @@ from dependency_injector import containers, providers
 from eventstoresvc.endpoints import Endpoints, make_endpoints
 from eventstoresvc.engine import make_engine
 from eventstoresvc.grpc import EventStoreServicer
+from eventstoresvc.leader import RelayLeadership
+from eventstoresvc.lease import RelayLease
 from eventstoresvc.relay import OutboxRelay
 from eventstoresvc.service import EventStoreService
 from eventstoresvc.sqlstore import SqlEventRepository
@@ -46,6 +51,11 @@ def instrumented_endpoints(service: EventStoreService) -> Endpoints:
     )
 
 
+def replica_name() -> str:
+    """This replica's name in the relay lease: host, process id and a random part (pids repeat)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 def limits(streams: Iterable[str], max_data_bytes: int) -> Limits:
     """The validation limits from configuration."""
     return Limits(streams=frozenset(streams), max_data_bytes=max_data_bytes)
@@ -55,7 +65,7 @@ class Container(containers.DeclarativeContainer):
     """Everything the ``eventstoresvc`` process runs, wired from ``config``.
 
     ``config``: ``db_url``, ``nats_url``, ``port``, ``zipkin_url`` (optional), ``max_data_bytes``,
-    ``streams`` (known stream names).
+    ``streams`` (known stream names), ``relay_lease`` (seconds a relay leader's lease lasts).
     """
 
     config = providers.Configuration()
@@ -70,17 +80,19 @@ class Container(containers.DeclarativeContainer):
         tracer_from_env, "eventstoresvc", config.zipkin_url, port=config.port)
     endpoints = providers.Singleton(instrumented_endpoints, service)
     servicer = providers.Singleton(EventStoreServicer, endpoints, tracer=tracer)
-    relay = providers.Singleton(OutboxRelay, repository, config.nats_url, tracer=tracer)
+    lease = providers.Singleton(RelayLease, engine, providers.Callable(replica_name), config.relay_lease)
+    relay_factory = providers.Factory(OutboxRelay, repository, config.nats_url, tracer=tracer)
+    relay = providers.Singleton(RelayLeadership, lease, relay_factory.provider)
 
 
 def build(
     *, db_url: str, nats_url: str, port: int = 50051, zipkin_url: str | None = None,
-    max_data_bytes: int = 64 * 1024, streams: Iterable[str] = ("ORDERS",),
+    max_data_bytes: int = 64 * 1024, streams: Iterable[str] = ("ORDERS",), relay_lease: float = 3.0,
 ) -> Container:
     """A container configured from plain values (the command line's flags)."""
     container = Container()
     container.config.from_dict({
         "db_url": db_url, "nats_url": nats_url, "port": port, "zipkin_url": zipkin_url,
-        "max_data_bytes": max_data_bytes, "streams": list(streams),
+        "max_data_bytes": max_data_bytes, "streams": list(streams), "relay_lease": relay_lease,
     })
     return container

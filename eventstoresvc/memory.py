@@ -5,9 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from eventstoresvc.domain import Event, EventQuery, ExpectedVersion, RecordedEvent, conflict_message
 from kit.errors import Conflict
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
 
 
 class InMemoryEventRepository:
@@ -95,8 +99,10 @@ class InMemoryEventRepository:
         with self._changed:
             return self._checkpoint
 
-    def mark_published(self, positions: Sequence[int]) -> None:
+    def mark_published(self, positions: Sequence[int], guard: ColumnElement[bool] | None = None) -> None:
         """Advance the checkpoint over a consecutive acknowledged run right after it."""
+        if guard is not None:
+            raise ValueError("an in-memory store is one process: it has no relay lease to guard with")
         if not positions:
             return
         first, last = min(positions), max(positions)

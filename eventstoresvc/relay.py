@@ -46,6 +46,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 from eventstoresvc import jetstream
 from eventstoresvc.domain import RecordedEvent
+from eventstoresvc.lease import Fence
 from eventstoresvc.repository import EventRepository
 from kit.nats.connection import backoff, close_flushed, connect_until_stopped, pause
 from kit.nats.pipeline import Message, PipelinedPublisher, PublishError
@@ -94,8 +95,10 @@ class OutboxRelay:
         coalesce: float = 0.002,
         registry: CollectorRegistry = REGISTRY,
         tracer: Tracer = NOOP_TRACER,
+        fence: Fence | None = None,
     ) -> None:
         self._repository = repository
+        self._fence = fence
         self._tracer = tracer
         self._nats_url = nats_url
         self._batch_size = batch_size
@@ -122,6 +125,11 @@ class OutboxRelay:
                                         daemon=True)
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """Whether the relay's thread runs (it ends after ``stop`` or once its fence lapses)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, flush_timeout: float = 5.0) -> None:
         """Publish what is pending for up to ``flush_timeout`` seconds, then stop."""
         self._flush_deadline = time.monotonic() + flush_timeout
@@ -140,7 +148,11 @@ class OutboxRelay:
                 loop.call_soon_threadsafe(wake.set)
 
     def _done(self) -> bool:
-        return self._stopping.is_set() and time.monotonic() >= self._flush_deadline
+        return (self._stopping.is_set() and time.monotonic() >= self._flush_deadline) or not self._allowed()
+
+    def _allowed(self) -> bool:
+        """Whether this relay may publish: always, or while its lease's fence holds."""
+        return self._fence is None or self._fence.holds()
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, waking early when a stop's flush time is over."""
@@ -224,7 +236,8 @@ class OutboxRelay:
     async def _save(self, acked: int, saved: int) -> int:
         """Advance the database checkpoint from ``saved`` to ``acked``; the checkpoint now saved."""
         try:
-            await asyncio.to_thread(self._repository.mark_published, range(saved + 1, acked + 1))
+            guard = None if self._fence is None else self._fence.clause()
+            await asyncio.to_thread(self._repository.mark_published, range(saved + 1, acked + 1), guard)
         except Exception as exc:  # they will be published again and dropped by JetStream as duplicates
             self.metrics.failures.inc()
             log.warning("advancing the checkpoint over %d events failed: %s", acked - saved, exc)
@@ -275,7 +288,7 @@ class OutboxRelay:
         """Publish ``batch`` in order; the length of the prefix JetStream acknowledged."""
         messages = [Message(e.event_type, e.event_data.encode("utf-8"), jetstream.headers(e)) for e in batch]
         try:
-            acked = len(await publisher.publish(messages, self._ack_timeout))
+            acked = len(await publisher.publish(messages, self._ack_timeout, allowed=self._allowed))
         except PublishError as exc:
             acked = len(exc.sequences)
             self.metrics.failures.inc()

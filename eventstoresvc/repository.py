@@ -12,9 +12,12 @@ cannot be reached.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from eventstoresvc.domain import Event, EventQuery, ExpectedVersion, RecordedEvent
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
 
 
 class EventRepository(Protocol):
@@ -72,10 +75,11 @@ class EventRepository(Protocol):
         """The relay checkpoint: every position up to it is acknowledged by JetStream (0: none)."""
         ...
 
-    def mark_published(self, positions: Sequence[int]) -> None:
+    def mark_published(self, positions: Sequence[int], guard: ColumnElement[bool] | None = None) -> None:
         """Move the checkpoint over ``positions``, a consecutive run right after it that JetStream
         has acknowledged; positions at or below the checkpoint change nothing. Raises ValueError
-        if the run has holes or starts beyond the checkpoint + 1 (that would skip an event)."""
+        if the run has holes or starts beyond the checkpoint + 1 (that would skip an event), and
+        ``LeaseLost`` if a ``guard`` (the relay lease's fence, SQL stores only) does not hold."""
         ...
 
     def backlog(self) -> int:

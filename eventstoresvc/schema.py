@@ -5,6 +5,8 @@
   concurrency guard. ``event_data`` is stored as text, byte for byte what the client sent.
 - ``event_positions``: one row holding the last assigned global position.
 - ``relay_checkpoint``: one row holding the last position JetStream has acknowledged, in order.
+- ``relay_lease``: one row naming the replica whose relay may publish, until when (in the
+  database's clock), and its fencing token (``lease``).
 
 The outbox is the ``events`` table itself: the events after the relay checkpoint are the ones not
 yet published. That needs no row per event and no per-event "mark published" write, and it is
@@ -75,8 +77,18 @@ relay_checkpoint = Table(
     Column("position", BigInteger, nullable=False),
 )
 
+relay_lease = Table(
+    "relay_lease",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String(200), nullable=False),
+    Column("token", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+)
+
 COUNTER_ID = 1
 CHECKPOINT_ID = 1
+LEASE_ID = 1
 LEGACY_OUTBOX = "outbox"
 
 
@@ -103,6 +115,8 @@ def create_schema(engine: Engine) -> None:
         if present is None:
             start = _initial_checkpoint(conn)
             conn.execute(insert(relay_checkpoint).values(id=CHECKPOINT_ID, position=start))
+        if conn.execute(select(relay_lease.c.id).where(relay_lease.c.id == LEASE_ID)).first() is None:
+            conn.execute(insert(relay_lease).values(id=LEASE_ID, holder="", token=0, expires_ms=0))
 
 
 def drop_schema(engine: Engine) -> None:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     RowMapping,
@@ -43,6 +44,7 @@ from eventstoresvc.domain import (
     conflict_message,
 )
 from eventstoresvc.groupcommit import GroupCommitter
+from eventstoresvc.lease import LeaseLost
 from eventstoresvc.recent import RecentCommits
 from eventstoresvc.schema import CHECKPOINT_ID, COUNTER_ID, event_positions, events, relay_checkpoint
 from kit import context
@@ -253,12 +255,13 @@ class SqlEventRepository:
         stmt = select(relay_checkpoint.c.position).where(relay_checkpoint.c.id == CHECKPOINT_ID)
         return transactions.read(self._engine, lambda conn: int(conn.execute(stmt).scalar_one()))
 
-    def mark_published(self, positions_: Sequence[int]) -> None:
+    def mark_published(self, positions_: Sequence[int], guard: ColumnElement[bool] | None = None) -> None:
         """Advance the relay checkpoint over ``positions_``, the acknowledged run right after it.
 
         Raises ValueError if the positions have a hole or start past the checkpoint + 1: moving the
         checkpoint over an unpublished event would lose it. Positions already at or below the
-        checkpoint are accepted and change nothing (a repeated mark).
+        checkpoint are accepted and change nothing (a repeated mark). A ``guard`` (the relay lease's
+        fence) must also hold, else ``LeaseLost`` and nothing moves.
         """
         if not positions_:
             return
@@ -267,11 +270,14 @@ class SqlEventRepository:
             raise ValueError(f"positions {first}..{last} have holes; only a consecutive run can be marked")
         row = relay_checkpoint.c
         stmt = (update(relay_checkpoint)
-                .where(row.id == CHECKPOINT_ID, row.position >= first - 1, row.position < last)
+                .where(row.id == CHECKPOINT_ID, row.position >= first - 1, row.position < last,
+                       *(() if guard is None else (guard,)))
                 .values(position=last))
 
         def advance(conn: Connection) -> None:
             if conn.execute(stmt).rowcount == 0:
+                if guard is not None and not conn.execute(select(guard)).scalar():
+                    raise LeaseLost("the relay lease was lost; the checkpoint stays")
                 current = int(conn.execute(select(row.position).where(row.id == CHECKPOINT_ID)).scalar_one())
                 if current < first - 1:
                     raise ValueError(f"the checkpoint is at {current}; marking {first}..{last} would skip")

@@ -25,7 +25,7 @@ import asyncio
 import contextvars
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
@@ -144,12 +144,14 @@ class PipelinedPublisher:
         if self._subscription is None:
             self._subscription = await self._client.subscribe(f"{self._prefix}.*", cb=self._on_ack)
 
-    async def publish(self, messages: Sequence[Message], timeout: float) -> list[int]:
+    async def publish(self, messages: Sequence[Message], timeout: float,
+                      allowed: Callable[[], bool] | None = None) -> list[int]:
         """Send ``messages`` in order and wait up to ``timeout`` for their acks.
 
         Returns the stream sequence of each message; raises ``PublishError`` (with the sequences of
         the acknowledged prefix) when a message of the batch was refused or not acknowledged in
-        time. With tracing on, the messages' headers are rewritten to carry their PRODUCER spans.
+        time, or when ``allowed`` (asked before each message is sent) said to stop sending. With
+        tracing on, the messages' headers are rewritten to carry their PRODUCER spans.
         """
         await self._subscribe()
         loop = asyncio.get_running_loop()
@@ -158,6 +160,8 @@ class PipelinedPublisher:
         spans: list[_Traced] = []
         try:
             for message in messages:
+                if allowed is not None and not allowed():
+                    break
                 reply = f"{self._prefix}.{next(self._numbers)}"
                 future: asyncio.Future[Msg] = loop.create_future()
                 self._waiting[reply] = future
@@ -180,6 +184,8 @@ class PipelinedPublisher:
         self._close_spans(spans, acks)
         sequences = self._prefix_of(acks)
         if len(sequences) < len(messages):
+            if len(sequences) == len(acks):
+                raise PublishError("publishing stopped: no longer allowed to publish", sequences)
             failed = acks[len(sequences)]
             raise PublishError(failed.text if failed else "no acknowledgement in time", sequences,
                                failed.code if failed else None)

@@ -12,6 +12,7 @@ from pathlib import Path
 import nats
 import pytest
 from prometheus_client import CollectorRegistry
+from sqlalchemy import ColumnElement
 
 from eventstoresvc import jetstream
 from eventstoresvc.domain import ExpectedVersion, Metadata
@@ -138,11 +139,11 @@ class _CrashBeforeMarking(SqlEventRepository):
 
     crashed = False
 
-    def mark_published(self, positions_: Sequence[int]) -> None:
+    def mark_published(self, positions_: Sequence[int], guard: ColumnElement[bool] | None = None) -> None:
         if not self.crashed:
             self.crashed = True
             raise ConnectionError("the process died before recording the ack")
-        super().mark_published(positions_)
+        super().mark_published(positions_, guard)
 
 
 def test_republish_after_an_unrecorded_ack_is_dropped_as_duplicate(
@@ -187,7 +188,7 @@ def test_stop_flushes_the_backlog(
 class _DiesBeforeCheckpoint(SqlEventRepository):
     """A repository whose checkpoint never moves: the relay process dies after the acks, every time."""
 
-    def mark_published(self, positions_: Sequence[int]) -> None:
+    def mark_published(self, positions_: Sequence[int], guard: ColumnElement[bool] | None = None) -> None:
         raise ConnectionError("the process died between the acks and the checkpoint")
 
 

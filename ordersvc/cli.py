@@ -18,7 +18,8 @@ DEFAULT_GRPC_PORT = 50052
 @option("--port", default=3000, type=click.IntRange(0, 65535), help="HTTP port.")
 @option("--grpc-port", default=DEFAULT_GRPC_PORT, type=click.IntRange(0, 65535), help="gRPC port.")
 @option("--host", default="0.0.0.0", help="Address to listen on.")
-@option("--eventstore-addr", default="127.0.0.1:50051", help="Event store gRPC address (host:port).")
+@option("--eventstore-addr", default="127.0.0.1:50051",
+        help="Event store gRPC address (host:port); replicas comma-separated.")
 @option("--orders-db-url", default="sqlite:///.eventstream/orders.db",
         help="Orders database (read model, idempotency keys), an SQLAlchemy URL.")
 @option("--zipkin-url", default="", help="Zipkin base URL; empty disables tracing.")

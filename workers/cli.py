@@ -30,7 +30,8 @@ def _decimal(value: str) -> Decimal:
 @click.command("worker")
 @click.argument("name", type=click.Choice(NAMES))
 @option("--nats-url", default=DEFAULT_NATS_URL, help="NATS server with the ORDERS stream.")
-@option("--eventstore-addr", default=DEFAULT_EVENTSTORE_ADDR, help="Event store gRPC address (host:port).")
+@option("--eventstore-addr", default=DEFAULT_EVENTSTORE_ADDR,
+        help="Event store gRPC address (host:port); replicas comma-separated.")
 @option("--orders-db-url", default=DEFAULT_ORDERS_DB_URL,
         help="Orders database (read model, saga state, simulated payments), an SQLAlchemy URL.")
 @option("--metrics-port", default=0, type=click.IntRange(0, 65535), help="Serve /metrics here; 0: off.")
@@ -79,7 +80,8 @@ def replay() -> None:
 
 
 @replay.command("projection")
-@option("--eventstore-addr", default=DEFAULT_EVENTSTORE_ADDR, help="Event store gRPC address (host:port).")
+@option("--eventstore-addr", default=DEFAULT_EVENTSTORE_ADDR,
+        help="Event store gRPC address (host:port); replicas comma-separated.")
 @option("--orders-db-url", default=DEFAULT_ORDERS_DB_URL, help="Orders database to rebuild.")
 @option("--page-size", default=500, type=click.IntRange(1, 10_000), help="Events read per request.")
 def replay_projection(eventstore_addr: str, orders_db_url: str, page_size: int) -> None:

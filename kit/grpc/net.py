@@ -5,6 +5,11 @@ one HTTP/2 connection and reconnects by itself. Application-level retries are le
 middleware, which knows which calls are safe to repeat; the channel only keeps gRPC's transparent
 retries of calls that never reached the server.
 
+Several replicas of one service: ``dial("host1:port1,host2:port2")`` resolves each address once
+and spreads calls over all of them with gRPC's ``round_robin`` policy; a replica that is down is
+skipped once its connection fails, so a retried call lands on another. A ``dns:///name:port``
+target whose name resolves to several addresses is balanced the same way.
+
 Stopping a server: ``shutdown(server, grace)`` refuses new calls at once, lets calls in flight finish
 for ``grace`` seconds, then cancels the rest (streaming endpoints see the cancellation and their
 ``finally`` blocks run) and returns when the server has stopped.
@@ -12,6 +17,7 @@ for ``grace`` seconds, then cancels the rest (streaming endpoints see the cancel
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from typing import Any, TypeAlias, Union
@@ -33,6 +39,7 @@ CHANNEL_OPTIONS: Options = (
     ("grpc.keepalive_permit_without_calls", 0),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.enable_retries", 1),
+    ("grpc.lb_policy_name", "round_robin"),  # one address: the same as pick_first
 )
 """The options ``dial`` starts from; those given to it override these by name."""
 
@@ -59,12 +66,35 @@ def dial(
 ) -> grpc.Channel:
     """Open a channel to ``target`` (``host:port`` or any gRPC target URI); TLS with ``credentials``.
 
-    The channel connects lazily, on the first call; close it with ``channel.close()``.
+    A comma-separated list of ``host:port`` is one channel over all of them (see the module's
+    docstring). The channel connects lazily, on the first call; close it with ``channel.close()``.
     """
+    if "," in target:
+        target = replicas_target(target)
     merged = _merge(CHANNEL_OPTIONS, options)
     if credentials is not None:
         return grpc.secure_channel(target, credentials, options=merged)
     return grpc.insecure_channel(target, options=merged)
+
+
+def replicas_target(addresses: str) -> str:
+    """The gRPC target of several ``host:port`` addresses: ``ipv4:`` / ``ipv6:`` literals, resolved now.
+
+    Raises ValueError for an empty or malformed list, or one mixing IPv4 and IPv6 addresses.
+    """
+    resolved: list[tuple[int, str]] = []
+    for address in (a.strip() for a in addresses.split(",")):
+        host, sep, port = address.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"not a host:port address: {address!r}")
+        family, *_rest, sockaddr = socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)[0]
+        ip = str(sockaddr[0])
+        resolved.append((family, f"[{ip}]:{port}" if family == socket.AF_INET6 else f"{ip}:{port}"))
+    families = {family for family, _ in resolved}
+    if len(families) != 1:
+        raise ValueError(f"{addresses!r} mixes IPv4 and IPv6 addresses; list one family")
+    scheme = "ipv6" if families == {socket.AF_INET6} else "ipv4"
+    return f"{scheme}:" + ",".join(address for _, address in resolved)
 
 
 def new_server(

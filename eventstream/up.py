@@ -1,9 +1,10 @@
 """``eventstream up``: run the whole system locally, on embedded defaults, with one command.
 
 Starts an embedded ``nats-server`` with JetStream (unless ``--nats-url`` names one), runs the
-bootstrap, then the event store, every worker (``--workers`` instances of each) and the order
-service last, each as a child process, waiting for each to be ready. The order service starts last,
-so once ``GET /readyz`` on the HTTP port answers 200, everything is up. Crashed children are
+bootstrap, then the event store (``--eventstores`` replicas), every worker (``--workers``
+instances of each) and the order service last, each as a child process, waiting for each to be
+ready. The order service starts last, so once ``GET /readyz`` on the HTTP port answers 200,
+everything is up. Crashed children are
 restarted with backoff. Ctrl-C or SIGTERM stops everything in order: HTTP first, then the workers
 (they drain), the event store (its relay flushes), NATS last; then it exits 0.
 
@@ -14,6 +15,7 @@ table shows its UI; when the jar or Java is missing, one line says how to instal
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 import urllib.request
@@ -63,13 +65,15 @@ def child_specs(top: Topology) -> list[ChildSpec]:
             ready=lambda: _http_ok(f"http://127.0.0.1:{top.nats_monitor_port}/healthz"),
             stop_timeout=10,
         ))
-    specs.append(ChildSpec(
-        "eventstoresvc",
-        _eventstream("eventstoresvc", "--host", "127.0.0.1", "--port", str(top.grpc_port),
-                     "--db-url", top.db_url, "--nats-url", top.nats_url),
-        ready=lambda: preflight.grpc_serving(f"127.0.0.1:{top.grpc_port}"),
-        env=common_env,
-    ))
+    for replica, port in enumerate(top.eventstore_ports, start=1):
+        specs.append(ChildSpec(
+            f"eventstoresvc-{replica}" if top.eventstores > 1 else "eventstoresvc",
+            _eventstream("eventstoresvc", "--host", "127.0.0.1", "--port", str(port),
+                         "--db-url", top.db_url, "--nats-url", top.nats_url,
+                         "--metrics-port", str(top.eventstore_metrics_port(replica))),
+            ready=functools.partial(preflight.grpc_serving, f"127.0.0.1:{port}"),
+            env=common_env,
+        ))
     for worker in WORKERS:
         for instance in range(1, top.workers + 1):
             name = f"{worker}-{instance}" if top.workers > 1 else worker
@@ -77,7 +81,7 @@ def child_specs(top: Topology) -> list[ChildSpec]:
             specs.append(ChildSpec(
                 name,
                 _eventstream("worker", worker, "--nats-url", top.nats_url,
-                             "--eventstore-addr", f"127.0.0.1:{top.grpc_port}",
+                             "--eventstore-addr", top.eventstore_addr,
                              "--orders-db-url", top.orders_db_url,
                              "--metrics-port", str(metrics_port)),
                 ready=_http_probe(f"http://127.0.0.1:{metrics_port}/metrics"),
@@ -87,7 +91,7 @@ def child_specs(top: Topology) -> list[ChildSpec]:
         "ordersvc",
         _eventstream("ordersvc", "--host", "127.0.0.1", "--port", str(top.http_port),
                      "--grpc-port", str(top.orders_grpc_port),
-                     "--eventstore-addr", f"127.0.0.1:{top.grpc_port}",
+                     "--eventstore-addr", top.eventstore_addr,
                      "--orders-db-url", top.orders_db_url),
         ready=lambda: _http_ok(f"http://127.0.0.1:{top.http_port}/readyz"),
         env=common_env,
@@ -123,13 +127,15 @@ def stop_order(specs: list[ChildSpec]) -> list[str]:
 @option("--trace-ui-port", default=zipkin_server.DEFAULT_PORT, type=click.IntRange(1, 65535),
         help="Port of the --trace-ui Zipkin server (its UI and span intake).")
 @option("--workers", default=1, type=click.IntRange(1, 16), help="Instances of each worker.")
+@option("--eventstores", default=1, type=click.IntRange(1, 9),
+        help="Event store replicas (one relay leads at a time; the others take over when it dies).")
 @option("--metrics-port", default=9100, type=click.IntRange(1, 65535),
         help="First metrics port of the workers (one port per worker instance, counting up).")
 @option("--data-dir", default=".eventstream", type=click.Path(file_okay=False, path_type=Path),
         help="Where the embedded NATS and SQLite keep their data.")
 def up(http_port: int, grpc_port: int, nats_port: int, nats_url: str, db_url: str,
        orders_db_url: str, zipkin_url: str, trace_ui: bool, trace_ui_port: int, workers: int,
-       metrics_port: int, data_dir: Path) -> None:
+       eventstores: int, metrics_port: int, data_dir: Path) -> None:
     """Run the whole system locally: NATS, event store, workers and the order API."""
     console = Console(stderr=True)
     if trace_ui and zipkin_url:
@@ -139,7 +145,7 @@ def up(http_port: int, grpc_port: int, nats_port: int, nats_url: str, db_url: st
                          nats_url=nats_url, db_url=db_url, orders_db_url=orders_db_url,
                          zipkin_url=zipkin_url, workers=workers, data_dir=data_dir,
                          workers_names=WORKERS, metrics_base_port=metrics_port,
-                         trace_ui_port=trace_ui_port if trace_ui else 0)
+                         trace_ui_port=trace_ui_port if trace_ui else 0, eventstores=eventstores)
     problem = preflight.check(top)
     if problem:
         raise click.ClickException(problem)
@@ -160,7 +166,7 @@ def up(http_port: int, grpc_port: int, nats_port: int, nats_url: str, db_url: st
     signal.signal(signal.SIGINT, on_signal)
     try:
         for spec in specs:
-            if spec.name == "eventstoresvc":
+            if spec.name in ("eventstoresvc", "eventstoresvc-1"):
                 console.print("[bold]up[/]: bootstrap")
                 supervisor.run_once(bootstrap_spec(top))
             console.print(f"[bold]up[/]: starting {spec.name}")

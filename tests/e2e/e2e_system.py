@@ -57,6 +57,7 @@ class System:
     nats_url: str = ""
     zipkin_url: str = ""
     workers: int = 1
+    eventstores: int = 1
     http_port: int = field(default_factory=free_port)
     grpc_port: int = field(default_factory=free_port)
     nats_port: int = field(default_factory=free_port)
@@ -74,7 +75,7 @@ class System:
         args = [sys.executable, "-m", "eventstream", "up", "--http-port", str(self.http_port),
                 "--grpc-port", str(self.grpc_port), "--nats-port", str(self.nats_port),
                 "--metrics-port", str(self.metrics_port), "--workers", str(self.workers),
-                "--data-dir", str(self.data_dir)]
+                "--eventstores", str(self.eventstores), "--data-dir", str(self.data_dir)]
         for flag, value in (("--db-url", self.db_url), ("--orders-db-url", self.orders_db_url),
                             ("--nats-url", self.nats_url), ("--zipkin-url", self.zipkin_url)):
             if value:
@@ -144,9 +145,10 @@ class System:
         return eventually(accepted, timeout=90, interval=0.5,
                           describe=lambda: f"order {index} never accepted, last {last}")
 
-    def place_many(self, count: int, concurrency: int = 16,
-                   midway: threading.Event | None = None) -> list[PlacedOrder]:
-        """Place ``count`` orders from ``concurrency`` threads; set ``midway`` halfway through."""
+    def place_many(self, count: int, concurrency: int = 16, midway: threading.Event | None = None,
+                   first: int = 0) -> list[PlacedOrder]:
+        """Place ``count`` orders (numbered from ``first``) from ``concurrency`` threads; set
+        ``midway`` a quarter of the way through."""
         placed: list[PlacedOrder] = []
         lock = threading.Lock()
 
@@ -158,7 +160,7 @@ class System:
                     midway.set()
 
         with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(one, range(count)))
+            list(pool.map(one, range(first, first + count)))
         return placed
 
     def events(self, order_id: str) -> list[dict[str, Any]]:
@@ -190,6 +192,28 @@ class System:
             cursor = page.get("next_cursor") or ""
             if not cursor:
                 return statuses
+
+    def eventstore_metrics_port(self, replica: int) -> int:
+        """The metrics port `eventstream up` gives event store replica ``replica`` (1-based)."""
+        return self.metrics_port + 4 * self.workers + replica - 1
+
+    def relay_leader(self) -> int | None:
+        """Which event store replica (1-based) reports that it leads the relay, if exactly one does."""
+        leading = []
+        for replica in range(1, self.eventstores + 1):
+            url = f"http://127.0.0.1:{self.eventstore_metrics_port(replica)}/metrics"
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    text = response.read().decode()
+            except OSError:
+                continue
+            if "\neventstore_relay_leader 1.0" in text:
+                leading.append(replica)
+        return leading[0] if len(leading) == 1 else None
+
+    def eventstore_pid(self, replica: int) -> int:
+        """The pid of event store replica ``replica`` (1-based), found by its metrics port."""
+        return self.child_pid(str(self.eventstore_metrics_port(replica)))
 
     def child_pid(self, name: str) -> int:
         """The pid of the child of `eventstream up` whose command line has ``name`` as a word."""

@@ -103,7 +103,7 @@ def test_every_environment_variable_is_a_flag_twin_of_the_command_it_configures(
 def test_addresses_point_at_services_and_their_ports(compose):
     services = compose["services"]
     env = services["ordersvc"]["environment"]
-    host, port = env["EVENTSTREAM_EVENTSTORE_ADDR"].split(":")
+    host, port = re.fullmatch(r"dns:///([\w-]+):(\d+)", env["EVENTSTREAM_EVENTSTORE_ADDR"]).groups()
     store_args = services[host]["command"]
     assert store_args[store_args.index("--port") + 1] == port
     for url in env["EVENTSTREAM_NATS_URL"].split(","):
@@ -122,5 +122,6 @@ def test_addresses_point_at_services_and_their_ports(compose):
 def test_workers_run_several_replicas_and_the_stream_three(compose):
     for worker in ("payment", "projection", "review", "saga"):
         assert compose["services"][f"{worker}-worker"]["deploy"]["replicas"] >= 2
+    assert compose["services"]["eventstoresvc"]["deploy"]["replicas"] == 3
     bootstrap = compose["services"]["bootstrap"]["command"]
     assert bootstrap[bootstrap.index("--stream-replicas") + 1] == "3"

@@ -20,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from eventstoresvc.client import EventStoreClient
+from eventstoresvc.domain import EventQuery
 from eventstoresvc.engine import make_engine
 from eventstoresvc.schema import create_schema, drop_schema
 from eventstoresvc.sqlstore import SqlEventRepository
@@ -45,15 +46,12 @@ class Replica:
     metrics_port: int
 
     def metric(self, name: str) -> float:
-        """A sample of this replica's /metrics (0 when absent)."""
+        """The sum of the samples named ``name`` in this replica's /metrics (0 when absent)."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=5) as reply:
             text = reply.read().decode()
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == name:
-                    return float(sample.value)
-        return 0.0
+        return sum(float(sample.value) for family in text_string_to_metric_families(text)
+                   for sample in family.samples if sample.name == name)
 
     def leads(self) -> bool:
         return self.process.poll() is None and self.metric("eventstore_relay_leader") == 1.0
@@ -202,3 +200,37 @@ def test_a_frozen_leader_resumed_after_the_hand_over_publishes_nothing(
         channel.close()
     assert frozen.metric("eventstore_relay_published_total") == published_before  # fenced: sent nothing
     assert [headers["Nats-Msg-Id"] for _, _, headers in messages(nats_url)] == stored
+
+
+def test_appends_spread_over_replica_processes_keep_positions_dense_and_commit_ordered(
+        start: Callable[[int], list[Replica]], db_url: str, nats_url: str) -> None:
+    replicas = start(3)
+    engine = make_engine(db_url)
+    reader = SqlEventRepository(engine)
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def follow() -> None:  # the way every consumer reads: position > last seen
+        last = 0
+        while True:
+            done = stop.is_set()
+            for event in reader.read(EventQuery(from_position=last + 1, limit=50)):
+                seen.append(event.position)
+                last = event.position
+            if done and reader.head() == last:
+                return
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    try:
+        with Appenders(",".join(r.address for r in replicas), threads=6) as load:
+            eventually(lambda: load.count() >= 300)
+    finally:
+        stop.set()
+        follower.join(60)
+    head = reader.head()
+    reader.close()
+    engine.dispose()
+    assert all(r.metric("eventstore_requests_total") > 0 for r in replicas)  # every replica appended
+    assert seen == list(range(1, head + 1))  # no position skipped or repeated by a catch-up reader
+    assert [headers["Nats-Msg-Id"] for _, _, headers in messages(nats_url)] == everything_published(db_url)

@@ -65,7 +65,7 @@ def write_plot(path: Path, phases: Sequence[PhaseSamples], *, title: str) -> Non
     require_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     figure = Figure(figsize=(12, 4.8), dpi=100, layout="tight")
     FigureCanvasAgg(figure)
@@ -86,7 +86,10 @@ def write_plot(path: Path, phases: Sequence[PhaseSamples], *, title: str) -> Non
 
     latency.set_title("Latency, POST until the order is final")
     latency.set_xscale("log")
+    # Plain numbers at 1, 2 and 5 of each decade: a narrow range still gets labels, none in 10^x.
+    latency.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     latency.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    latency.xaxis.set_minor_formatter(NullFormatter())
     latency.set_xlabel("latency (ms, log scale)")
     latency.set_ylabel("orders completed within (%)")
     latency.set_ylim(0, 100)

@@ -22,6 +22,9 @@ JetStream publish-and-ack per second, 16 concurrent clients each (``e2e_baseline
 Each phase ends with checks, and a failed check raises instead of reporting a figure: every POST
 succeeded, every order was seen Approved, the read model's list shows exactly the placed orders, all
 Approved, and no process of the system restarted during the phase.
+
+``--plot FILE.png`` also draws each measured phase's latency distribution and completed orders per
+second over time into one PNG (``plot``; needs matplotlib).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from rich.table import Table
 from eventstream.benchmarks.e2e_baselines import jetstream_publish_rate, pg_commit_rate
 from eventstream.benchmarks.e2e_driver import Completions, RunOutcome, count_by_status, drive_orders
 from eventstream.benchmarks.e2e_up import UpProcess, child_roles, children, command_name, sample_cpu
+from eventstream.benchmarks.plot import PhaseSamples, write_plot
 from eventstream.benchmarks.report import Result, percentile
 
 GO_BASELINE = "go original (reference figure, same machine class)"
@@ -65,6 +69,12 @@ class Phase:
     def latency_ms(self, pct: float) -> float:
         """The ``pct`` percentile POST-to-final latency in milliseconds."""
         return percentile([o.seconds for o in self.outcome.orders], pct) * 1000
+
+    def samples(self) -> PhaseSamples:
+        """The per-order samples a chart draws: latency (ms) and completion time (s) of each order."""
+        orders = self.outcome.orders
+        return PhaseSamples(self.concurrency, [o.seconds * 1000 for o in orders],
+                            [o.finished for o in orders], self.outcome.seconds)
 
     @property
     def gets_per_order(self) -> float:
@@ -166,8 +176,11 @@ def results(phases: list[Phase], pg_commits: float, js_publishes: float) -> list
     return found
 
 
-def run(*, quick: bool, console: Console) -> list[Result]:
-    """Start the system on a durable PostgreSQL, measure the baselines, then each concurrency."""
+def run(*, quick: bool, console: Console, plot: Path | None = None) -> list[Result]:
+    """Start the system on a durable PostgreSQL, measure the baselines, then each concurrency.
+
+    With ``plot``, also write the measured phases' latency and throughput chart to that PNG.
+    """
     from kit.testing.postgres import running_postgres
 
     phases_to_run = QUICK_PHASES if quick else PHASES
@@ -198,4 +211,9 @@ def run(*, quick: bool, console: Console) -> list[Result]:
             for name in (orders_db, baseline_db):
                 server.drop_database(name)
     console.print(cpu_table(phases))
+    if plot is not None:
+        write_plot(plot, [p.samples() for p in phases],
+                   title=f"eventstream bench e2e{' --quick' if quick else ''}: eventstream up on "
+                         f"PostgreSQL, {os.cpu_count()} cores")
+        console.print(f"wrote {plot}")
     return results(phases, pg_commits, js_publishes)

@@ -113,12 +113,13 @@ class Completions:
 
 @dataclass
 class OrderTiming:
-    """What happened to one order of a run."""
+    """One order of a run: its final status, ``seconds`` from POST to final, ``finished`` since the start."""
 
     order_id: str
     status: str
     seconds: float
     gets: int
+    finished: float = 0.0
 
 
 @dataclass
@@ -192,9 +193,11 @@ def drive_orders(*, port: int, completions: Completions, customer_id: str, count
                 code, reply = client.call("GET", f"/api/orders/{order_id}")
                 gets += 1
                 status = str(reply.get("status", "")) if code == 200 and isinstance(reply, dict) else ""
-                if status in FINAL or time.perf_counter() - began > order_timeout:
-                    return OrderTiming(order_id, status or f"HTTP {code}", time.perf_counter() - began,
-                                       gets)
+                now = time.perf_counter()
+                if status in FINAL or now - began > order_timeout:
+                    # ``started`` is set before any client thread starts.
+                    return OrderTiming(order_id, status or f"HTTP {code}", now - began, gets,
+                                       now - started)
                 if woken:
                     time.sleep(POLL_INTERVAL)
         finally:

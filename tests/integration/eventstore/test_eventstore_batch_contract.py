@@ -4,6 +4,7 @@ cockroachdb:// dialect; the same contract as single appends, item by item, in on
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -23,7 +24,7 @@ from eventstoresvc.testing import order_event
 pytestmark = pytest.mark.integration
 
 
-def _stored(outcomes: list[object]) -> list[RecordedEvent]:
+def _stored(outcomes: Sequence[object]) -> list[RecordedEvent]:
     return [o for o in outcomes if isinstance(o, RecordedEvent)]
 
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63ontracts/eventstore.proto\x12\neventstore\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x01\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x03 \x01(\t\x12\x16\n\x0e\x61ggregate_type\x18\x04 \x01(\t\x12\x12\n\nevent_data\x18\x05 \x01(\t\x12\x0e\n\x06stream\x18\x06 \x01(\t\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12\x10\n\x08position\x18\x08 \x01(\x03\x12&\n\x08metadata\x18\t \x01(\x0b\x32\x14.eventstore.Metadata\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\x08Metadata\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63\x61usation_id\x18\x02 \x01(\t\x12\x10\n\x08trace_id\x18\x03 \x01(\t\x12\x0f\n\x07span_id\x18\x04 \x01(\t\x12\x16\n\x0eparent_span_id\x18\x05 \x01(\t\x12\x0f\n\x07sampled\x18\x06 \x01(\t\"}\n\x0f\x45xpectedVersion\x12.\n\x04kind\x18\x01 \x01(\x0e\x32 .eventstore.ExpectedVersion.Kind\x12\x0f\n\x07version\x18\x02 \x01(\x03\")\n\x04Kind\x12\x07\n\x03\x41NY\x10\x00\x12\r\n\tNO_STREAM\x10\x01\x12\t\n\x05\x45XACT\x10\x02\"m\n\x12\x43reateEventRequest\x12 \n\x05\x65vent\x18\x01 \x01(\x0b\x32\x11.eventstore.Event\x12\x35\n\x10\x65xpected_version\x18\x02 \x01(\x0b\x32\x1b.eventstore.ExpectedVersion\"Z\n\x13\x43reateEventResponse\x12\x12\n\nis_success\x18\x01 \x01(\x08\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12 \n\x05\x65vent\x18\x03 \x01(\x0b\x32\x11.eventstore.Event\"u\n\x10GetEventsRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\t\x12\x15\n\rfrom_position\x18\x04 \x01(\x03\x12\r\n\x05limit\x18\x05 \x01(\x05\"6\n\x11GetEventsResponse\x12!\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x11.eventstore.Event2\xf2\x01\n\nEventStore\x12P\n\x0b\x43reateEvent\x12\x1e.eventstore.CreateEventRequest\x1a\x1f.eventstore.CreateEventResponse\"\x00\x12J\n\tGetEvents\x12\x1c.eventstore.GetEventsRequest\x1a\x1d.eventstore.GetEventsResponse\"\x00\x12\x46\n\x0fGetEventsStream\x12\x1c.eventstore.GetEventsRequest\x1a\x11.eventstore.Event\"\x00\x30\x01\x42?Z=github.com/shijuvar/go-distributed-sys/eventstream/eventstoreb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63ontracts/eventstore.proto\x12\neventstore\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x01\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x03 \x01(\t\x12\x16\n\x0e\x61ggregate_type\x18\x04 \x01(\t\x12\x12\n\nevent_data\x18\x05 \x01(\t\x12\x0e\n\x06stream\x18\x06 \x01(\t\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12\x10\n\x08position\x18\x08 \x01(\x03\x12&\n\x08metadata\x18\t \x01(\x0b\x32\x14.eventstore.Metadata\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\x08Metadata\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63\x61usation_id\x18\x02 \x01(\t\x12\x10\n\x08trace_id\x18\x03 \x01(\t\x12\x0f\n\x07span_id\x18\x04 \x01(\t\x12\x16\n\x0eparent_span_id\x18\x05 \x01(\t\x12\x0f\n\x07sampled\x18\x06 \x01(\t\"}\n\x0f\x45xpectedVersion\x12.\n\x04kind\x18\x01 \x01(\x0e\x32 .eventstore.ExpectedVersion.Kind\x12\x0f\n\x07version\x18\x02 \x01(\x03\")\n\x04Kind\x12\x07\n\x03\x41NY\x10\x00\x12\r\n\tNO_STREAM\x10\x01\x12\t\n\x05\x45XACT\x10\x02\"m\n\x12\x43reateEventRequest\x12 \n\x05\x65vent\x18\x01 \x01(\x0b\x32\x11.eventstore.Event\x12\x35\n\x10\x65xpected_version\x18\x02 \x01(\x0b\x32\x1b.eventstore.ExpectedVersion\"Z\n\x13\x43reateEventResponse\x12\x12\n\nis_success\x18\x01 \x01(\x08\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12 \n\x05\x65vent\x18\x03 \x01(\x0b\x32\x11.eventstore.Event\"e\n\nAppendItem\x12 \n\x05\x65vent\x18\x01 \x01(\x0b\x32\x11.eventstore.Event\x12\x35\n\x10\x65xpected_version\x18\x02 \x01(\x0b\x32\x1b.eventstore.ExpectedVersion\"T\n\x13\x41ppendEventsRequest\x12%\n\x05items\x18\x01 \x03(\x0b\x32\x16.eventstore.AppendItem\x12\x16\n\x0e\x61ll_or_nothing\x18\x02 \x01(\x08\"\xd7\x01\n\x0e\x41ppendConflict\x12\x31\n\x06reason\x18\x01 \x01(\x0e\x32!.eventstore.AppendConflict.Reason\x12\x17\n\x0f\x63urrent_version\x18\x02 \x01(\x03\x12\x0f\n\x07message\x18\x03 \x01(\t\"h\n\x06Reason\x12\x16\n\x12REASON_UNSPECIFIED\x10\x00\x12\x1a\n\x16WRONG_EXPECTED_VERSION\x10\x01\x12\x13\n\x0f\x45VENT_ID_REUSED\x10\x02\x12\x15\n\x11\x43ONCURRENT_APPEND\x10\x03\"-\n\x10\x41ppendNotApplied\x12\x19\n\x11\x63onflicting_items\x18\x01 \x03(\x05\"\xa1\x01\n\x0c\x41ppendResult\x12\"\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x11.eventstore.EventH\x00\x12.\n\x08\x63onflict\x18\x02 \x01(\x0b\x32\x1a.eventstore.AppendConflictH\x00\x12\x33\n\x0bnot_applied\x18\x03 \x01(\x0b\x32\x1c.eventstore.AppendNotAppliedH\x00\x42\x08\n\x06result\"A\n\x14\x41ppendEventsResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.eventstore.AppendResult\"u\n\x10GetEventsRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\t\x12\x15\n\rfrom_position\x18\x04 \x01(\x03\x12\r\n\x05limit\x18\x05 \x01(\x05\"6\n\x11GetEventsResponse\x12!\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x11.eventstore.Event2\xc7\x02\n\nEventStore\x12P\n\x0b\x43reateEvent\x12\x1e.eventstore.CreateEventRequest\x1a\x1f.eventstore.CreateEventResponse\"\x00\x12S\n\x0c\x41ppendEvents\x12\x1f.eventstore.AppendEventsRequest\x1a .eventstore.AppendEventsResponse\"\x00\x12J\n\tGetEvents\x12\x1c.eventstore.GetEventsRequest\x1a\x1d.eventstore.GetEventsResponse\"\x00\x12\x46\n\x0fGetEventsStream\x12\x1c.eventstore.GetEventsRequest\x1a\x11.eventstore.Event\"\x00\x30\x01\x42?Z=github.com/shijuvar/go-distributed-sys/eventstream/eventstoreb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,10 +45,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEEVENTREQUEST']._serialized_end=699
   _globals['_CREATEEVENTRESPONSE']._serialized_start=701
   _globals['_CREATEEVENTRESPONSE']._serialized_end=791
-  _globals['_GETEVENTSREQUEST']._serialized_start=793
-  _globals['_GETEVENTSREQUEST']._serialized_end=910
-  _globals['_GETEVENTSRESPONSE']._serialized_start=912
-  _globals['_GETEVENTSRESPONSE']._serialized_end=966
-  _globals['_EVENTSTORE']._serialized_start=969
-  _globals['_EVENTSTORE']._serialized_end=1211
+  _globals['_APPENDITEM']._serialized_start=793
+  _globals['_APPENDITEM']._serialized_end=894
+  _globals['_APPENDEVENTSREQUEST']._serialized_start=896
+  _globals['_APPENDEVENTSREQUEST']._serialized_end=980
+  _globals['_APPENDCONFLICT']._serialized_start=983
+  _globals['_APPENDCONFLICT']._serialized_end=1198
+  _globals['_APPENDCONFLICT_REASON']._serialized_start=1094
+  _globals['_APPENDCONFLICT_REASON']._serialized_end=1198
+  _globals['_APPENDNOTAPPLIED']._serialized_start=1200
+  _globals['_APPENDNOTAPPLIED']._serialized_end=1245
+  _globals['_APPENDRESULT']._serialized_start=1248
+  _globals['_APPENDRESULT']._serialized_end=1409
+  _globals['_APPENDEVENTSRESPONSE']._serialized_start=1411
+  _globals['_APPENDEVENTSRESPONSE']._serialized_end=1476
+  _globals['_GETEVENTSREQUEST']._serialized_start=1478
+  _globals['_GETEVENTSREQUEST']._serialized_end=1595
+  _globals['_GETEVENTSRESPONSE']._serialized_start=1597
+  _globals['_GETEVENTSRESPONSE']._serialized_end=1651
+  _globals['_EVENTSTORE']._serialized_start=1654
+  _globals['_EVENTSTORE']._serialized_end=1981
 # @@protoc_insertion_point(module_scope)

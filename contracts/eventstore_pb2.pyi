@@ -227,6 +227,192 @@ class CreateEventResponse(_message.Message):
 Global___CreateEventResponse: _TypeAlias = CreateEventResponse  # noqa: Y015
 
 @_typing.final
+class AppendItem(_message.Message):
+    """One append of a batch: the same shape as CreateEventRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def event(self) -> Global___Event: ...
+    @_builtins.property
+    def expected_version(self) -> Global___ExpectedVersion:
+        """Absent means ANY."""
+
+    def __init__(
+        self,
+        *,
+        event: Global___Event | None = ...,
+        expected_version: Global___ExpectedVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "expected_version", b"expected_version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "expected_version", b"expected_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppendItem: _TypeAlias = AppendItem  # noqa: Y015
+
+@_typing.final
+class AppendEventsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    ALL_OR_NOTHING_FIELD_NUMBER: _builtins.int
+    all_or_nothing: _builtins.bool
+    """Store every item or none: one conflicting item makes every other item NOT_APPLIED."""
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppendItem]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___AppendItem] | None = ...,
+        all_or_nothing: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_or_nothing", b"all_or_nothing", "items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppendEventsRequest: _TypeAlias = AppendEventsRequest  # noqa: Y015
+
+@_typing.final
+class AppendConflict(_message.Message):
+    """Why an item was refused."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _Reason:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _ReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[AppendConflict._Reason.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        REASON_UNSPECIFIED: AppendConflict._Reason.ValueType  # 0
+        WRONG_EXPECTED_VERSION: AppendConflict._Reason.ValueType  # 1
+        """The aggregate's version did not satisfy the item's expected version."""
+        EVENT_ID_REUSED: AppendConflict._Reason.ValueType  # 2
+        """The event id is already stored with a different content."""
+        CONCURRENT_APPEND: AppendConflict._Reason.ValueType  # 3
+        """A writer that bypasses the store changed the aggregate meanwhile; re-read and retry."""
+
+    class Reason(_Reason, metaclass=_ReasonEnumTypeWrapper): ...
+    REASON_UNSPECIFIED: AppendConflict.Reason.ValueType  # 0
+    WRONG_EXPECTED_VERSION: AppendConflict.Reason.ValueType  # 1
+    """The aggregate's version did not satisfy the item's expected version."""
+    EVENT_ID_REUSED: AppendConflict.Reason.ValueType  # 2
+    """The event id is already stored with a different content."""
+    CONCURRENT_APPEND: AppendConflict.Reason.ValueType  # 3
+    """A writer that bypasses the store changed the aggregate meanwhile; re-read and retry."""
+
+    REASON_FIELD_NUMBER: _builtins.int
+    CURRENT_VERSION_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    reason: Global___AppendConflict.Reason.ValueType
+    current_version: _builtins.int
+    """The aggregate's current version when the item was decided (including earlier items of the
+    batch); 0 with CONCURRENT_APPEND, where it is not known.
+    """
+    message: _builtins.str
+    """Human-readable, as in CreateEvent's ABORTED message."""
+    def __init__(
+        self,
+        *,
+        reason: Global___AppendConflict.Reason.ValueType = ...,
+        current_version: _builtins.int = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current_version", b"current_version", "message", b"message", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppendConflict: _TypeAlias = AppendConflict  # noqa: Y015
+
+@_typing.final
+class AppendNotApplied(_message.Message):
+    """An item of an all_or_nothing batch that was not stored because another item conflicted."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONFLICTING_ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def conflicting_items(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The indexes of the items that conflicted."""
+
+    def __init__(
+        self,
+        *,
+        conflicting_items: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conflicting_items", b"conflicting_items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppendNotApplied: _TypeAlias = AppendNotApplied  # noqa: Y015
+
+@_typing.final
+class AppendResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_FIELD_NUMBER: _builtins.int
+    CONFLICT_FIELD_NUMBER: _builtins.int
+    NOT_APPLIED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def event(self) -> Global___Event:
+        """Stored (or already stored: an idempotent retry), with version, position and created_at set."""
+
+    @_builtins.property
+    def conflict(self) -> Global___AppendConflict: ...
+    @_builtins.property
+    def not_applied(self) -> Global___AppendNotApplied: ...
+    def __init__(
+        self,
+        *,
+        event: Global___Event | None = ...,
+        conflict: Global___AppendConflict | None = ...,
+        not_applied: Global___AppendNotApplied | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conflict", b"conflict", "event", b"event", "not_applied", b"not_applied", "result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conflict", b"conflict", "event", b"event", "not_applied", b"not_applied", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["event", "conflict", "not_applied"]  # noqa: Y015
+    _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_result) -> _WhichOneofReturnType_result | None: ...
+
+Global___AppendResult: _TypeAlias = AppendResult  # noqa: Y015
+
+@_typing.final
+class AppendEventsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppendResult]:
+        """One result per request item, in request order. The events a call newly stores have
+        consecutive positions, in item order (an idempotent retry's event keeps its old position).
+        """
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___AppendResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppendEventsResponse: _TypeAlias = AppendEventsResponse  # noqa: Y015
+
+@_typing.final
 class GetEventsRequest(_message.Message):
     """A filter over stored events; every given condition must hold. Results are in ascending global
     position order (which is also version order within one aggregate).

@@ -39,6 +39,11 @@ class EventStoreStub:
                 request_serializer=contracts_dot_eventstore__pb2.CreateEventRequest.SerializeToString,
                 response_deserializer=contracts_dot_eventstore__pb2.CreateEventResponse.FromString,
                 _registered_method=True)
+        self.AppendEvents = channel.unary_unary(
+                '/eventstore.EventStore/AppendEvents',
+                request_serializer=contracts_dot_eventstore__pb2.AppendEventsRequest.SerializeToString,
+                response_deserializer=contracts_dot_eventstore__pb2.AppendEventsResponse.FromString,
+                _registered_method=True)
         self.GetEvents = channel.unary_unary(
                 '/eventstore.EventStore/GetEvents',
                 request_serializer=contracts_dot_eventstore__pb2.GetEventsRequest.SerializeToString,
@@ -60,6 +65,28 @@ class EventStoreServicer:
         the event id is stored with a different content; the message carries the current version),
         UNAVAILABLE (the database is unreachable). Appending an event id that is already stored with the
         same content succeeds and returns the stored event (idempotent retries).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppendEvents(self, request, context):
+        """Append many events, of one or many aggregates, in ONE transaction; each item carries its own
+        expected version and gets its own result, in request order. Items are decided in request
+        order, so a later item of the same aggregate may expect the version an earlier item creates.
+
+        A version conflict (or an event id stored with another content) is a per-item result, not a
+        status error: without all_or_nothing the other items are stored; with it nothing is stored,
+        the conflicting items say why and every other item is NOT_APPLIED. Either way the call itself
+        succeeds (the EventStoreDB style of reporting a wrong expected version as a result), so a
+        client must look at the results. An item whose event id is already stored with the same
+        content is an idempotent success (the stored event is returned), exactly as in CreateEvent,
+        so a whole batch can be retried safely with the same event ids.
+
+        Status errors are for the call as a whole, and then nothing is stored: INVALID_ARGUMENT for an
+        empty batch, more items than the store's limit (1000 by default), an event id repeated inside
+        the batch, or any malformed item (the field violations name it, e.g. "items.3.event.event_type");
+        UNAVAILABLE / DEADLINE_EXCEEDED as for CreateEvent (retry with the same event ids).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -87,6 +114,11 @@ def add_EventStoreServicer_to_server(servicer, server):
                     servicer.CreateEvent,
                     request_deserializer=contracts_dot_eventstore__pb2.CreateEventRequest.FromString,
                     response_serializer=contracts_dot_eventstore__pb2.CreateEventResponse.SerializeToString,
+            ),
+            'AppendEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppendEvents,
+                    request_deserializer=contracts_dot_eventstore__pb2.AppendEventsRequest.FromString,
+                    response_serializer=contracts_dot_eventstore__pb2.AppendEventsResponse.SerializeToString,
             ),
             'GetEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.GetEvents,
@@ -126,6 +158,33 @@ class EventStore:
             '/eventstore.EventStore/CreateEvent',
             contracts_dot_eventstore__pb2.CreateEventRequest.SerializeToString,
             contracts_dot_eventstore__pb2.CreateEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppendEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eventstore.EventStore/AppendEvents',
+            contracts_dot_eventstore__pb2.AppendEventsRequest.SerializeToString,
+            contracts_dot_eventstore__pb2.AppendEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,6 +47,24 @@ class EventStoreStub:
     UNAVAILABLE (the database is unreachable). Appending an event id that is already stored with the
     same content succeeds and returns the stored event (idempotent retries).
     """
+    AppendEvents: _grpc.UnaryUnaryMultiCallable[_eventstore_pb2.AppendEventsRequest, _eventstore_pb2.AppendEventsResponse]
+    """Append many events, of one or many aggregates, in ONE transaction; each item carries its own
+    expected version and gets its own result, in request order. Items are decided in request
+    order, so a later item of the same aggregate may expect the version an earlier item creates.
+
+    A version conflict (or an event id stored with another content) is a per-item result, not a
+    status error: without all_or_nothing the other items are stored; with it nothing is stored,
+    the conflicting items say why and every other item is NOT_APPLIED. Either way the call itself
+    succeeds (the EventStoreDB style of reporting a wrong expected version as a result), so a
+    client must look at the results. An item whose event id is already stored with the same
+    content is an idempotent success (the stored event is returned), exactly as in CreateEvent,
+    so a whole batch can be retried safely with the same event ids.
+
+    Status errors are for the call as a whole, and then nothing is stored: INVALID_ARGUMENT for an
+    empty batch, more items than the store's limit (1000 by default), an event id repeated inside
+    the batch, or any malformed item (the field violations name it, e.g. "items.3.event.event_type");
+    UNAVAILABLE / DEADLINE_EXCEEDED as for CreateEvent (retry with the same event ids).
+    """
     GetEvents: _grpc.UnaryUnaryMultiCallable[_eventstore_pb2.GetEventsRequest, _eventstore_pb2.GetEventsResponse]
     """Stored events matching the filter, in global position order (oldest first)."""
     GetEventsStream: _grpc.UnaryStreamMultiCallable[_eventstore_pb2.GetEventsRequest, _eventstore_pb2.Event]
@@ -63,6 +81,24 @@ class EventStoreAsyncStub(EventStoreStub):
     the event id is stored with a different content; the message carries the current version),
     UNAVAILABLE (the database is unreachable). Appending an event id that is already stored with the
     same content succeeds and returns the stored event (idempotent retries).
+    """
+    AppendEvents: _aio.UnaryUnaryMultiCallable[_eventstore_pb2.AppendEventsRequest, _eventstore_pb2.AppendEventsResponse]  # type: ignore[assignment]
+    """Append many events, of one or many aggregates, in ONE transaction; each item carries its own
+    expected version and gets its own result, in request order. Items are decided in request
+    order, so a later item of the same aggregate may expect the version an earlier item creates.
+
+    A version conflict (or an event id stored with another content) is a per-item result, not a
+    status error: without all_or_nothing the other items are stored; with it nothing is stored,
+    the conflicting items say why and every other item is NOT_APPLIED. Either way the call itself
+    succeeds (the EventStoreDB style of reporting a wrong expected version as a result), so a
+    client must look at the results. An item whose event id is already stored with the same
+    content is an idempotent success (the stored event is returned), exactly as in CreateEvent,
+    so a whole batch can be retried safely with the same event ids.
+
+    Status errors are for the call as a whole, and then nothing is stored: INVALID_ARGUMENT for an
+    empty batch, more items than the store's limit (1000 by default), an event id repeated inside
+    the batch, or any malformed item (the field violations name it, e.g. "items.3.event.event_type");
+    UNAVAILABLE / DEADLINE_EXCEEDED as for CreateEvent (retry with the same event ids).
     """
     GetEvents: _aio.UnaryUnaryMultiCallable[_eventstore_pb2.GetEventsRequest, _eventstore_pb2.GetEventsResponse]  # type: ignore[assignment]
     """Stored events matching the filter, in global position order (oldest first)."""
@@ -83,6 +119,30 @@ class EventStoreServicer(metaclass=_abc_1.ABCMeta):
         the event id is stored with a different content; the message carries the current version),
         UNAVAILABLE (the database is unreachable). Appending an event id that is already stored with the
         same content succeeds and returns the stored event (idempotent retries).
+        """
+
+    @_abc_1.abstractmethod
+    def AppendEvents(
+        self,
+        request: _eventstore_pb2.AppendEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_eventstore_pb2.AppendEventsResponse, _abc.Awaitable[_eventstore_pb2.AppendEventsResponse]]:
+        """Append many events, of one or many aggregates, in ONE transaction; each item carries its own
+        expected version and gets its own result, in request order. Items are decided in request
+        order, so a later item of the same aggregate may expect the version an earlier item creates.
+
+        A version conflict (or an event id stored with another content) is a per-item result, not a
+        status error: without all_or_nothing the other items are stored; with it nothing is stored,
+        the conflicting items say why and every other item is NOT_APPLIED. Either way the call itself
+        succeeds (the EventStoreDB style of reporting a wrong expected version as a result), so a
+        client must look at the results. An item whose event id is already stored with the same
+        content is an idempotent success (the stored event is returned), exactly as in CreateEvent,
+        so a whole batch can be retried safely with the same event ids.
+
+        Status errors are for the call as a whole, and then nothing is stored: INVALID_ARGUMENT for an
+        empty batch, more items than the store's limit (1000 by default), an event id repeated inside
+        the batch, or any malformed item (the field violations name it, e.g. "items.3.event.event_type");
+        UNAVAILABLE / DEADLINE_EXCEEDED as for CreateEvent (retry with the same event ids).
         """
 
     @_abc_1.abstractmethod

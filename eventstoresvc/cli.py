@@ -21,13 +21,16 @@ DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 @option("--nats-url", default=DEFAULT_NATS_URL, help="NATS server the outbox relay publishes to.")
 @option("--zipkin-url", default="", help="Zipkin base URL; empty disables tracing.")
 @option("--max-event-bytes", default=64 * 1024, type=click.IntRange(1), help="Largest event_data accepted.")
+@option("--max-batch-events", default=1000, type=click.IntRange(1),
+        help="Most events one AppendEvents call may carry.")
 @option("--relay-lease", default=3.0, type=click.FloatRange(0.3),
         help="Seconds the relay leader's lease lasts; another replica takes over within about that.")
 @option("--metrics-port", default=0, type=click.IntRange(0, 65535),
         help="Serve /metrics (relay leadership, backlog, requests) here; 0: off.")
 @option("--shutdown-grace", default=10.0, type=float, help="Seconds in-flight calls get on shutdown.")
 def eventstoresvc(port: int, host: str, db_url: str, nats_url: str, zipkin_url: str,
-                  max_event_bytes: int, relay_lease: float, metrics_port: int, shutdown_grace: float) -> None:
+                  max_event_bytes: int, max_batch_events: int, relay_lease: float, metrics_port: int,
+                  shutdown_grace: float) -> None:
     """Run the event store: gRPC on --port, appends to --db-url, publishes to JetStream."""
     from eventstoresvc.container import build
     from eventstoresvc.server import EventStoreServer
@@ -37,7 +40,8 @@ def eventstoresvc(port: int, host: str, db_url: str, nats_url: str, zipkin_url: 
 
     logs.configure()  # EVENTSTREAM_LOG_LEVEL / EVENTSTREAM_LOG_FORMAT: one structured line per request
     container = build(db_url=db_url, nats_url=nats_url, port=port, zipkin_url=zipkin_url or None,
-                      max_data_bytes=max_event_bytes, relay_lease=relay_lease)
+                      max_data_bytes=max_event_bytes, max_batch_events=max_batch_events,
+                      relay_lease=relay_lease)
     server = EventStoreServer(container, host=host, port=port)
     metrics = start_metrics_server(metrics_port, host) if metrics_port else None
     try:

@@ -2,22 +2,23 @@
 
 Each method is a ``kit.grpc`` client endpoint, so failures arrive as the kit error the server
 raised (``Conflict`` for ABORTED, ``InvalidArgument`` with field violations, ``Unavailable``, ...),
-and deadlines and trace context of the current request travel with the call. Appends and reads
-are retried on transient failures (``attempts`` in all): reads are safe to repeat, and an append
-carries a client-chosen event id, so a repeated append is recognised by the store and kept once.
+and deadlines and trace context of the current request travel with the call; ``append_events``
+returns its per-item conflicts as outcomes instead. Appends and reads are retried on transient
+failures (``attempts`` in all): reads are safe to repeat, and an append carries client-chosen event
+ids, so a repeated append (or batch) is recognised by the store and kept once.
 A stream is not retried: its reader resumes from the last position it saw. The events are the
 shared ``contracts.events`` shapes; protobuf stays in ``eventstoresvc.grpc``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import grpc
 
 from contracts import eventstore_pb2 as pb
 from eventstoresvc import grpc as transport
-from eventstoresvc.domain import Event, EventQuery, ExpectedVersion, RecordedEvent
+from eventstoresvc.domain import Append, AppendOutcome, Event, EventQuery, ExpectedVersion, RecordedEvent
 from kit.endpoint import Endpoint, Middleware
 from kit.grpc import GRPCClient, GRPCStreamClient
 from kit.middleware.resilience import retry
@@ -28,6 +29,10 @@ PEER = "eventstoresvc"
 
 def _decode_create(reply: pb.CreateEventResponse) -> RecordedEvent:
     return transport.recorded_from_pb(reply.event)
+
+
+def _decode_append(reply: pb.AppendEventsResponse) -> list[AppendOutcome]:
+    return [transport.result_from_pb(r) for r in reply.results]
 
 
 def _decode_events(reply: pb.GetEventsResponse) -> list[RecordedEvent]:
@@ -44,6 +49,11 @@ class EventStoreClient:
             request_serializer=pb.CreateEventRequest.SerializeToString,
             response_deserializer=pb.CreateEventResponse.FromString,
             timeout=timeout, tracer=tracer, peer_service=PEER)
+        append: Endpoint[tuple[Sequence[Append], bool], list[AppendOutcome]] = GRPCClient(
+            channel, transport.APPEND_EVENTS, transport.encode_append_request, _decode_append,
+            request_serializer=pb.AppendEventsRequest.SerializeToString,
+            response_deserializer=pb.AppendEventsResponse.FromString,
+            timeout=timeout, tracer=tracer, peer_service=PEER)
         get: Endpoint[EventQuery, list[RecordedEvent]] = GRPCClient(
             channel, transport.GET_EVENTS, transport.query_to_pb, _decode_events,
             request_serializer=pb.GetEventsRequest.SerializeToString,
@@ -51,9 +61,12 @@ class EventStoreClient:
             timeout=timeout, tracer=tracer, peer_service=PEER)
         retry_create: Middleware[tuple[Event, ExpectedVersion], RecordedEvent] = retry(
             attempts, initial_backoff=0.05, max_backoff=0.5)
+        retry_append: Middleware[tuple[Sequence[Append], bool], list[AppendOutcome]] = retry(
+            attempts, initial_backoff=0.05, max_backoff=0.5)
         retry_get: Middleware[EventQuery, list[RecordedEvent]] = retry(
             attempts, initial_backoff=0.05, max_backoff=0.5)
         self._create = retry_create(create)
+        self._append = retry_append(append)
         self._get = retry_get(get)
         self._stream = GRPCStreamClient(
             channel, transport.GET_EVENTS_STREAM, transport.query_to_pb, transport.recorded_from_pb,
@@ -64,6 +77,16 @@ class EventStoreClient:
     def create_event(self, event: Event, expected: ExpectedVersion | None = None) -> RecordedEvent:
         """Append ``event`` (expected version ANY by default); return it as stored."""
         return self._create((event, expected or ExpectedVersion.any()))
+
+    def append_events(self, items: Sequence[Append], *, all_or_nothing: bool = False) -> list[AppendOutcome]:
+        """Append ``items`` in order in one transaction; one outcome per item, in order.
+
+        An outcome is the stored event (new, or already stored: an idempotent retry), an
+        ``AppendConflict`` (its ``reason`` and ``current_version``) or, when ``all_or_nothing`` and
+        another item conflicted, ``NotApplied``. Conflicts are returned, not raised; a malformed
+        batch raises ``InvalidArgument`` and nothing is stored.
+        """
+        return self._append((items, all_or_nothing))
 
     def get_events(self, query: EventQuery | None = None) -> list[RecordedEvent]:
         """Stored events matching ``query`` (all by default), in global position order."""

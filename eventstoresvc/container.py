@@ -24,7 +24,7 @@ from eventstoresvc.lease import RelayLease
 from eventstoresvc.relay import OutboxRelay
 from eventstoresvc.service import EventStoreService
 from eventstoresvc.sqlstore import SqlEventRepository
-from eventstoresvc.validation import Limits
+from eventstoresvc.validation import DEFAULT_MAX_BATCH_EVENTS, Limits
 from kit.endpoint import Endpoint, Middleware
 from kit.middleware.observed import observed
 from kit.tracing import Tracer
@@ -46,6 +46,7 @@ def instrumented_endpoints(service: EventStoreService) -> Endpoints:
     plain = make_endpoints(service)
     return Endpoints(
         create_event=_wrap("CreateEvent", plain.create_event),
+        append_events=_wrap("AppendEvents", plain.append_events),
         get_events=_wrap("GetEvents", plain.get_events),
         stream_events=_wrap("GetEventsStream", plain.stream_events),
     )
@@ -56,16 +57,18 @@ def replica_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def limits(streams: Iterable[str], max_data_bytes: int) -> Limits:
+def limits(streams: Iterable[str], max_data_bytes: int, max_batch_events: int) -> Limits:
     """The validation limits from configuration."""
-    return Limits(streams=frozenset(streams), max_data_bytes=max_data_bytes)
+    return Limits(streams=frozenset(streams), max_data_bytes=max_data_bytes,
+                  max_batch_events=max_batch_events)
 
 
 class Container(containers.DeclarativeContainer):
     """Everything the ``eventstoresvc`` process runs, wired from ``config``.
 
     ``config``: ``db_url``, ``nats_url``, ``port``, ``zipkin_url`` (optional), ``max_data_bytes``,
-    ``streams`` (known stream names), ``relay_lease`` (seconds a relay leader's lease lasts).
+    ``max_batch_events`` (most items of one AppendEvents call), ``streams`` (known stream names),
+    ``relay_lease`` (seconds a relay leader's lease lasts).
     """
 
     config = providers.Configuration()
@@ -74,7 +77,7 @@ class Container(containers.DeclarativeContainer):
     repository = providers.Singleton(SqlEventRepository, engine)
     service = providers.Singleton(
         EventStoreService, repository,
-        limits=providers.Factory(limits, config.streams, config.max_data_bytes),
+        limits=providers.Factory(limits, config.streams, config.max_data_bytes, config.max_batch_events),
     )
     tracer: providers.Provider[Tracer] = providers.Singleton(
         tracer_from_env, "eventstoresvc", config.zipkin_url, port=config.port)
@@ -87,12 +90,14 @@ class Container(containers.DeclarativeContainer):
 
 def build(
     *, db_url: str, nats_url: str, port: int = 50051, zipkin_url: str | None = None,
-    max_data_bytes: int = 64 * 1024, streams: Iterable[str] = ("ORDERS",), relay_lease: float = 3.0,
+    max_data_bytes: int = 64 * 1024, max_batch_events: int = DEFAULT_MAX_BATCH_EVENTS,
+    streams: Iterable[str] = ("ORDERS",), relay_lease: float = 3.0,
 ) -> Container:
     """A container configured from plain values (the command line's flags)."""
     container = Container()
     container.config.from_dict({
         "db_url": db_url, "nats_url": nats_url, "port": port, "zipkin_url": zipkin_url,
-        "max_data_bytes": max_data_bytes, "streams": list(streams), "relay_lease": relay_lease,
+        "max_data_bytes": max_data_bytes, "max_batch_events": max_batch_events, "streams": list(streams),
+        "relay_lease": relay_lease,
     })
     return container

@@ -3,16 +3,22 @@
 Plain frozen dataclasses; nothing here knows about gRPC, SQL or NATS. The events themselves
 (``Event``, ``RecordedEvent``, ``Metadata``) are the shape every service shares, defined in
 ``contracts.events`` and re-exported here for the store's own modules.
+
+A refused append is an ``AppendConflict`` (a ``kit.errors.Conflict``): raised by a single append,
+returned as that item's outcome by a batch append (see ``decide``).
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from contracts.events import Event, Metadata, RecordedEvent
+from kit.errors import Conflict
 
-__all__ = ["Event", "EventQuery", "Expectation", "ExpectedVersion", "Metadata", "RecordedEvent",
+__all__ = ["Append", "AppendConflict", "AppendOutcome", "ConflictReason", "Event", "EventQuery",
+           "Expectation", "ExpectedVersion", "Metadata", "NotApplied", "RecordedEvent",
            "conflict_message"]
 
 
@@ -91,3 +97,41 @@ def conflict_message(aggregate_id: str, current: int, expected: ExpectedVersion)
         f"aggregate {aggregate_id!r} is at version {current}, "
         f"but the append expected {expected.describe()}"
     )
+
+
+@dataclass(frozen=True)
+class Append:
+    """One append: store ``event`` if its aggregate's version satisfies ``expected``."""
+
+    event: Event
+    expected: ExpectedVersion = field(default_factory=ExpectedVersion.any)
+
+
+class ConflictReason(enum.Enum):
+    """Why an append was refused."""
+
+    WRONG_EXPECTED_VERSION = "wrong-expected-version"
+    EVENT_ID_REUSED = "event-id-reused"
+    CONCURRENT_APPEND = "concurrent-append"
+
+
+class AppendConflict(Conflict):
+    """A refused append: why, and the aggregate's version when it was decided (0 if not known)."""
+
+    def __init__(self, message: str, *, reason: ConflictReason, current_version: int = 0) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.current_version = current_version
+
+
+class NotApplied(Conflict):
+    """An append of an all-or-nothing batch left out because other appends of it conflicted."""
+
+    def __init__(self, conflicting: Sequence[int]) -> None:
+        self.conflicting = tuple(conflicting)
+        items = ", ".join(str(i) for i in self.conflicting)
+        super().__init__(f"not applied: the batch is all-or-nothing and item(s) {items} conflicted")
+
+
+AppendOutcome = RecordedEvent | AppendConflict | NotApplied
+"""What became of one append of a batch: the stored event (new or an idempotent retry) or why not."""

@@ -7,10 +7,10 @@ composition root (``container``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from eventstoresvc.domain import Event, EventQuery, ExpectedVersion, RecordedEvent
+from eventstoresvc.domain import Append, AppendOutcome, Event, EventQuery, ExpectedVersion, RecordedEvent
 from eventstoresvc.service import NEVER, EventStoreService
 from kit.endpoint import Endpoint
 
@@ -28,6 +28,21 @@ class CreateEventResponse:
     """The event as stored."""
 
     event: RecordedEvent
+
+
+@dataclass(frozen=True)
+class AppendEventsRequest:
+    """Append ``items`` in order in one transaction; ``all_or_nothing``: all of them or none."""
+
+    items: Sequence[Append]
+    all_or_nothing: bool = False
+
+
+@dataclass(frozen=True)
+class AppendEventsResponse:
+    """One outcome per item, in order: the stored event, an ``AppendConflict`` or ``NotApplied``."""
+
+    results: list[AppendOutcome]
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,7 @@ class Endpoints:
     """The endpoint set of the event store, as transports see it."""
 
     create_event: Endpoint[CreateEventRequest, CreateEventResponse]
+    append_events: Endpoint[AppendEventsRequest, AppendEventsResponse]
     get_events: Endpoint[GetEventsRequest, GetEventsResponse]
     stream_events: Endpoint[StreamEventsRequest, Iterable[RecordedEvent]]
 
@@ -68,6 +84,16 @@ def make_create_event(service: EventStoreService) -> Endpoint[CreateEventRequest
         return CreateEventResponse(service.create_event(request.event, request.expected))
 
     return create_event
+
+
+def make_append_events(service: EventStoreService) -> Endpoint[AppendEventsRequest, AppendEventsResponse]:
+    """The AppendEvents endpoint."""
+
+    def append_events(request: AppendEventsRequest) -> AppendEventsResponse:
+        return AppendEventsResponse(
+            service.append_events(request.items, all_or_nothing=request.all_or_nothing))
+
+    return append_events
 
 
 def make_get_events(service: EventStoreService) -> Endpoint[GetEventsRequest, GetEventsResponse]:
@@ -92,6 +118,7 @@ def make_endpoints(service: EventStoreService) -> Endpoints:
     """The endpoint set over ``service``, without middleware (the composition root adds it)."""
     return Endpoints(
         create_event=make_create_event(service),
+        append_events=make_append_events(service),
         get_events=make_get_events(service),
         stream_events=make_stream_events(service),
     )

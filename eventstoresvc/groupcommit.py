@@ -7,6 +7,10 @@ per-transaction costs (the position-counter lock, the fsync of the commit) are s
 single caller it degenerates to one transaction per append with no added wait.
 
 The single writer also serialises this process's writers, which SQLite needs anyway.
+
+``max_batch`` bounds a transaction by ``weight`` (1 per request by default; the event store weighs
+a request by its number of events): a request that would take a batch over it waits for the next
+one, and a request heavier than ``max_batch`` on its own is a batch of its own.
 """
 
 from __future__ import annotations
@@ -65,9 +69,13 @@ class GroupCommitter(Generic[In, Out]):
         *,
         max_batch: int = 500,
         name: str = "group-commit",
+        weight: Callable[[In], int] | None = None,
     ) -> None:
         self._commit = commit
         self._max_batch = max_batch
+        self._weight = weight
+        # A request taken from the queue that did not fit in the last batch; writer thread only.
+        self._carry: tuple[In, _Outcome[Out]] | None = None
         self._queue: queue.SimpleQueue[tuple[In, _Outcome[Out]] | None] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
@@ -94,7 +102,8 @@ class GroupCommitter(Generic[In, Out]):
 
     def _take_batch(self) -> tuple[list[tuple[In, _Outcome[Out]]], bool]:
         """Block for the first request, then take whatever else is queued; also say if closing."""
-        first = self._queue.get()
+        first = self._carry if self._carry is not None else self._queue.get()
+        self._carry = None
         if first is None:
             return [], True
         batch = [first]
@@ -102,14 +111,21 @@ class GroupCommitter(Generic[In, Out]):
 
     def _drain(self, batch: list[tuple[In, _Outcome[Out]]]) -> bool:
         """Move queued requests into ``batch`` (up to ``max_batch``); True if the close marker came."""
-        while len(batch) < self._max_batch:
+        weight = self._weight
+        size = len(batch) if weight is None else sum(weight(request) for request, _ in batch)
+        while size < self._max_batch:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return False
             if item is None:
                 return True
+            more = 1 if weight is None else weight(item[0])
+            if size + more > self._max_batch:
+                self._carry = item
+                return False
             batch.append(item)
+            size += more
         return False
 
     def _loop(self) -> None:

@@ -14,15 +14,29 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC
 
 import grpc
 
 from contracts import eventstore_pb2 as pb
 from contracts import eventstore_pb2_grpc as pb_grpc
-from eventstoresvc.domain import Event, EventQuery, Expectation, ExpectedVersion, Metadata, RecordedEvent
+from eventstoresvc.domain import (
+    Append,
+    AppendConflict,
+    AppendOutcome,
+    ConflictReason,
+    Event,
+    EventQuery,
+    Expectation,
+    ExpectedVersion,
+    Metadata,
+    NotApplied,
+    RecordedEvent,
+)
 from eventstoresvc.endpoints import (
+    AppendEventsRequest,
+    AppendEventsResponse,
     CreateEventRequest,
     CreateEventResponse,
     Endpoints,
@@ -30,12 +44,13 @@ from eventstoresvc.endpoints import (
     GetEventsResponse,
     StreamEventsRequest,
 )
-from kit.errors import InvalidArgument
+from kit.errors import FieldViolation, InvalidArgument
 from kit.grpc import GRPCServer, GRPCStreamServer
 from kit.tracing import NOOP_TRACER, Tracer
 
 SERVICE_NAME = "eventstore.EventStore"
 CREATE_EVENT = f"/{SERVICE_NAME}/CreateEvent"
+APPEND_EVENTS = f"/{SERVICE_NAME}/AppendEvents"
 GET_EVENTS = f"/{SERVICE_NAME}/GetEvents"
 GET_EVENTS_STREAM = f"/{SERVICE_NAME}/GetEventsStream"
 
@@ -45,6 +60,12 @@ _KINDS = {
     pb.ExpectedVersion.EXACT: Expectation.EXACT,
 }
 _PB_KINDS = {kind: value for value, kind in _KINDS.items()}
+_REASONS = {
+    pb.AppendConflict.WRONG_EXPECTED_VERSION: ConflictReason.WRONG_EXPECTED_VERSION,
+    pb.AppendConflict.EVENT_ID_REUSED: ConflictReason.EVENT_ID_REUSED,
+    pb.AppendConflict.CONCURRENT_APPEND: ConflictReason.CONCURRENT_APPEND,
+}
+_PB_REASONS = {reason: value for value, reason in _REASONS.items()}
 
 
 def metadata_from_pb(msg: pb.Metadata) -> Metadata:
@@ -93,7 +114,7 @@ def recorded_from_pb(msg: pb.Event) -> RecordedEvent:
                          metadata=metadata_from_pb(msg.metadata))
 
 
-def expected_from_pb(msg: pb.CreateEventRequest) -> ExpectedVersion:
+def expected_from_pb(msg: pb.CreateEventRequest | pb.AppendItem) -> ExpectedVersion:
     """The append condition of a request; absent means ANY (what Go-original clients send)."""
     if not msg.HasField("expected_version"):
         return ExpectedVersion.any()
@@ -140,6 +161,59 @@ def encode_create_event(response: CreateEventResponse) -> pb.CreateEventResponse
     return pb.CreateEventResponse(is_success=True, event=recorded_to_pb(response.event))
 
 
+def decode_append_events(msg: pb.AppendEventsRequest) -> AppendEventsRequest:
+    """Server side: wire request -> endpoint request; field violations name the item."""
+    items: list[Append] = []
+    problems: list[FieldViolation] = []
+    for i, item in enumerate(msg.items):
+        try:
+            items.append(Append(event_from_pb(item.event), expected_from_pb(item)))
+        except InvalidArgument as exc:
+            problems.extend(FieldViolation(f"items.{i}.{f.field}", f.message) for f in exc.fields)
+    if problems:
+        raise InvalidArgument(fields=problems)
+    return AppendEventsRequest(items, msg.all_or_nothing)
+
+
+def result_to_pb(outcome: AppendOutcome) -> pb.AppendResult:
+    """The wire form of one item's outcome."""
+    if isinstance(outcome, NotApplied):
+        return pb.AppendResult(not_applied=pb.AppendNotApplied(conflicting_items=outcome.conflicting))
+    if isinstance(outcome, AppendConflict):
+        return pb.AppendResult(conflict=pb.AppendConflict(
+            reason=_PB_REASONS[outcome.reason], current_version=outcome.current_version,
+            message=outcome.message))
+    return pb.AppendResult(event=recorded_to_pb(outcome))
+
+
+def result_from_pb(msg: pb.AppendResult) -> AppendOutcome:
+    """Client side: one item's outcome (a reason this client does not know reads as "re-read")."""
+    which = msg.WhichOneof("result")
+    if which == "event":
+        return recorded_from_pb(msg.event)
+    if which == "not_applied":
+        return NotApplied(list(msg.not_applied.conflicting_items))
+    if which == "conflict":
+        reason = _REASONS.get(msg.conflict.reason, ConflictReason.CONCURRENT_APPEND)
+        return AppendConflict(msg.conflict.message, reason=reason,
+                              current_version=msg.conflict.current_version)
+    raise ValueError("an AppendResult without a result")
+
+
+def encode_append_events(response: AppendEventsResponse) -> pb.AppendEventsResponse:
+    """Server side: endpoint response -> wire reply."""
+    return pb.AppendEventsResponse(results=[result_to_pb(r) for r in response.results])
+
+
+def encode_append_request(request: tuple[Sequence[Append], bool]) -> pb.AppendEventsRequest:
+    """Client side: a batch of appends (and whether all or nothing) -> wire request."""
+    items, all_or_nothing = request
+    return pb.AppendEventsRequest(
+        items=[pb.AppendItem(event=event_to_pb(a.event), expected_version=expected_to_pb(a.expected))
+               for a in items],
+        all_or_nothing=all_or_nothing)
+
+
 def decode_get_events(msg: pb.GetEventsRequest) -> GetEventsRequest:
     """Server side: wire request -> endpoint request."""
     return GetEventsRequest(query_from_pb(msg))
@@ -174,6 +248,8 @@ class EventStoreServicer(pb_grpc.EventStoreServicer):
     def __init__(self, endpoints: Endpoints, *, tracer: Tracer = NOOP_TRACER) -> None:
         self._create = GRPCServer(endpoints.create_event, decode_create_event, encode_create_event,
                                   method=CREATE_EVENT, tracer=tracer)
+        self._append = GRPCServer(endpoints.append_events, decode_append_events, encode_append_events,
+                                  method=APPEND_EVENTS, tracer=tracer)
         self._get = GRPCServer(endpoints.get_events, decode_get_events, encode_get_events,
                                method=GET_EVENTS, tracer=tracer)
         self._stream = GRPCStreamServer(endpoints.stream_events, decode_stream_events, recorded_to_pb,
@@ -185,6 +261,12 @@ class EventStoreServicer(pb_grpc.EventStoreServicer):
     ) -> pb.CreateEventResponse:
         """Append one event."""
         return self._create(request, context)
+
+    def AppendEvents(  # noqa: N802 (generated name)
+        self, request: pb.AppendEventsRequest, context: grpc.ServicerContext
+    ) -> pb.AppendEventsResponse:
+        """Append many events in one transaction."""
+        return self._append(request, context)
 
     def GetEvents(  # noqa: N802 (generated name)
         self, request: pb.GetEventsRequest, context: grpc.ServicerContext

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from eventstoresvc.domain import Event, EventQuery, ExpectedVersion, RecordedEvent, conflict_message
-from kit.errors import Conflict
+from eventstoresvc.decide import Batch, Decider
+from eventstoresvc.domain import Append, AppendOutcome, Event, EventQuery, ExpectedVersion, RecordedEvent
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -27,30 +27,24 @@ class InMemoryEventRepository:
 
     def append(self, event: Event, expected: ExpectedVersion) -> RecordedEvent:
         """Store ``event`` as the next version of its aggregate, or return the stored duplicate."""
+        outcome = self.append_batch([Append(event, expected)])[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def append_batch(self, items: Sequence[Append], *, all_or_nothing: bool = False) -> list[AppendOutcome]:
+        """Decide ``items`` in order under the lock (see ``decide``); store the accepted ones."""
         with self._changed:
-            prior = self._by_id.get(event.event_id)
-            if prior is not None:
-                if event.same_content(prior):
-                    return prior
-                raise Conflict(f"event {event.event_id!r} is already stored with a different content "
-                               f"(aggregate {prior.aggregate_id!r}, version {prior.version})")
-            current = self._versions.get(event.aggregate_id, 0)
-            if not expected.allows(current):
-                raise Conflict(conflict_message(event.aggregate_id, current, expected))
-            record = RecordedEvent(
-                event_id=event.event_id, event_type=event.event_type, aggregate_id=event.aggregate_id,
-                aggregate_type=event.aggregate_type, event_data=event.event_data, stream=event.stream,
-                version=current + 1, position=len(self._events) + 1, created_at=datetime.now(UTC),
-                metadata=event.metadata,
-            )
-            self._events.append(record)
-            self._by_id[record.event_id] = record
-            self._versions[record.aggregate_id] = record.version
+            decider = Decider(self._by_id, self._versions, len(self._events), datetime.now(UTC))
+            outcomes = decider.decide(Batch(tuple(items), all_or_nothing))
+            if not decider.accepted:
+                return outcomes
+            self._events.extend(decider.accepted)
             self._changed.notify_all()
             listeners = tuple(self._listeners)
         for listener in listeners:
             listener()
-        return record
+        return outcomes
 
     def read(self, query: EventQuery) -> list[RecordedEvent]:
         """Stored events matching ``query``, oldest position first."""

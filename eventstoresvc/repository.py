@@ -4,9 +4,9 @@ Adapters: ``sqlstore.SqlEventRepository`` (SQLite, PostgreSQL, CockroachDB) and
 ``memory.InMemoryEventRepository`` (unit tests). One contract suite
 (``tests/integration/eventstore/test_repository_contract.py``) runs against every adapter.
 
-Errors are kit errors: ``Conflict`` for a version mismatch or an event id stored with another
-content (the message names the aggregate's current version), ``Unavailable`` when the database
-cannot be reached.
+Errors are kit errors: ``Conflict`` (an ``AppendConflict``) for a version mismatch or an event id
+stored with another content (the message names the aggregate's current version), ``Unavailable``
+when the database cannot be reached.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from eventstoresvc.domain import Event, EventQuery, ExpectedVersion, RecordedEvent
+from eventstoresvc.domain import Append, AppendOutcome, Event, EventQuery, ExpectedVersion, RecordedEvent
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -34,6 +34,18 @@ class EventRepository(Protocol):
 
         An event whose id is already stored with the same content is not stored again: the stored
         record is returned (whatever ``expected`` says, since the first attempt already passed it).
+        """
+        ...
+
+    def append_batch(self, items: Sequence[Append], *, all_or_nothing: bool = False) -> list[AppendOutcome]:
+        """Decide ``items`` in order and store the accepted ones in one transaction; one outcome each.
+
+        Each item is decided as ``append`` would decide it (an earlier item of the same aggregate
+        counts), but a refusal is returned as that item's ``AppendConflict`` instead of raised, and
+        the other items are still stored unless ``all_or_nothing`` is set: then nothing is stored,
+        the conflicting items keep their conflicts and every other item is ``NotApplied``. The
+        events stored get consecutive positions in item order. Failures of the database itself
+        (``Unavailable``, ``DeadlineExceeded``) are raised for the whole batch.
         """
         ...
 

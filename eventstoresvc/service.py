@@ -11,12 +11,12 @@ and polls every ``poll_interval`` seconds for commits of other processes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
-from eventstoresvc.domain import Event, EventQuery, ExpectedVersion, RecordedEvent
+from eventstoresvc.domain import Append, AppendOutcome, Event, EventQuery, ExpectedVersion, RecordedEvent
 from eventstoresvc.repository import EventRepository
-from eventstoresvc.validation import Limits, validate_append, validate_query
+from eventstoresvc.validation import Limits, validate_append, validate_batch, validate_query
 from kit import context
 
 NEVER = threading.Event()  # a stop signal nobody sets
@@ -55,6 +55,17 @@ class EventStoreService:
         expected = expected or ExpectedVersion.any()
         event = validate_append(event, expected, self._limits)
         return self._repository.append(_with_request_trace(event), expected)
+
+    def append_events(self, items: Sequence[Append], *, all_or_nothing: bool = False) -> list[AppendOutcome]:
+        """Validate every item, then append them in order in one transaction; one outcome each.
+
+        A bad item fails the whole call with ``InvalidArgument`` before anything is stored. Conflicts
+        are outcomes, not errors (see ``EventRepository.append_batch``).
+        """
+        checked = validate_batch(items, self._limits)
+        return self._repository.append_batch(
+            [replace(item, event=_with_request_trace(item.event)) for item in checked],
+            all_or_nothing=all_or_nothing)
 
     def get_events(self, query: EventQuery) -> list[RecordedEvent]:
         """Stored events matching ``query`` in global position order."""

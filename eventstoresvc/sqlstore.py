@@ -1,13 +1,15 @@
 """The SQL adapter of the storage port: SQLite, PostgreSQL and CockroachDB through SQLAlchemy Core.
 
-Appends go through a ``GroupCommitter``: one transaction per batch of concurrent appends, which
-locks the position counter (see ``positions``), decides every append of the batch against the
-committed state (idempotent duplicate, version conflict, or accepted), then inserts the accepted
-events and advances the counter. Each caller gets its own outcome, so one conflicting append never
-fails its batch mates. The ``events`` table is also the outbox: what is above the relay checkpoint
-is unpublished (see ``schema``), so an append writes nothing but its event row and the counter.
+Appends go through a ``GroupCommitter``: one transaction per group of concurrent callers (each a
+``decide.Batch``: one event for ``append``, many for ``append_batch``), which locks the position
+counter (see ``positions``), decides every append of the group against the committed state
+(idempotent duplicate, version conflict, or accepted; see ``decide``), then inserts the accepted
+events and advances the counter. Each caller gets its own outcomes, so one conflicting append never
+fails its group mates (an all-or-nothing caller's batch fails only itself). The ``events`` table
+is also the outbox: what is above the relay checkpoint is unpublished (see ``schema``), so an
+append writes nothing but its event row and the counter.
 
-The batch costs four statements whatever its size: the counter lock, one lookup of the batch's
+The transaction costs four statements whatever its size: the counter lock, one lookup of the batch's
 event ids (idempotent retries) and its aggregates' current versions, one multi-row insert
 (executemany, pipelined by psycopg 3) and the counter update.
 """
@@ -15,7 +17,6 @@ event ids (idempotent retries) and its aggregates' current versions, one multi-r
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,26 +36,24 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 
 from eventstoresvc import positions, transactions
+from eventstoresvc.decide import Batch, Decider
 from eventstoresvc.domain import (
+    Append,
+    AppendConflict,
+    AppendOutcome,
+    ConflictReason,
     Event,
     EventQuery,
     ExpectedVersion,
     Metadata,
     RecordedEvent,
-    conflict_message,
 )
 from eventstoresvc.groupcommit import GroupCommitter
 from eventstoresvc.lease import LeaseLost
 from eventstoresvc.recent import RecentCommits
 from eventstoresvc.schema import CHECKPOINT_ID, COUNTER_ID, event_positions, events, relay_checkpoint
 from kit import context
-from kit.errors import Conflict, DeadlineExceeded, KitError
-
-
-@dataclass(frozen=True)
-class _Append:
-    event: Event
-    expected: ExpectedVersion
+from kit.errors import DeadlineExceeded, KitError
 
 
 def _record(row: RowMapping) -> RecordedEvent:
@@ -110,51 +109,28 @@ _INSERT = insert(events)
 
 
 def _append_batch(
-    conn: Connection, batch: Sequence[_Append]
-) -> tuple[list[RecordedEvent | BaseException], list[RecordedEvent]]:
-    """Decide and write a batch inside one transaction; pure database work, safe to re-run.
+    conn: Connection, batches: Sequence[Batch]
+) -> tuple[list[list[AppendOutcome]], list[RecordedEvent]]:
+    """Decide and write batches inside one transaction; pure database work, safe to re-run.
 
-    Returns each append's outcome and, in position order, the events this transaction stored.
+    Returns each batch's outcomes and, in position order, the events this transaction stored.
     """
     head = positions.lock_head(conn)  # first: everything read below is committed state
-    ids = {a.event.event_id for a in batch}
+    ids = {a.event.event_id for b in batches for a in b.items}
     stored: dict[str, RecordedEvent] = {}
     versions: dict[str, int] = {}
-    lookup = {"ids": list(ids), "aggregates": list({a.event.aggregate_id for a in batch})}
-    for row in conn.execute(_LOOKUP, lookup).mappings():
+    aggregates = {a.event.aggregate_id for b in batches for a in b.items}
+    for row in conn.execute(_LOOKUP, {"ids": list(ids), "aggregates": list(aggregates)}).mappings():
         record = _record(row)
         if record.event_id in ids:
             stored[record.event_id] = record
         versions[record.aggregate_id] = max(versions.get(record.aggregate_id, 0), record.version)
-    now = datetime.now(UTC)
-    outcomes: list[RecordedEvent | BaseException] = []
-    accepted: list[RecordedEvent] = []
-    for item in batch:
-        event = item.event
-        prior = stored.get(event.event_id)
-        if prior is not None:
-            outcomes.append(prior if event.same_content(prior) else Conflict(
-                f"event {event.event_id!r} is already stored with a different content "
-                f"(aggregate {prior.aggregate_id!r}, version {prior.version})"))
-            continue
-        current = versions.get(event.aggregate_id, 0)
-        if not item.expected.allows(current):
-            outcomes.append(Conflict(conflict_message(event.aggregate_id, current, item.expected)))
-            continue
-        head += 1
-        record = RecordedEvent(
-            event_id=event.event_id, event_type=event.event_type, aggregate_id=event.aggregate_id,
-            aggregate_type=event.aggregate_type, event_data=event.event_data, stream=event.stream,
-            version=current + 1, position=head, created_at=now, metadata=event.metadata,
-        )
-        versions[event.aggregate_id] = record.version
-        stored[event.event_id] = record
-        accepted.append(record)
-        outcomes.append(record)
-    if accepted:
-        conn.execute(_INSERT, [_row(r) for r in accepted])
-        positions.advance_head(conn, head)
-    return outcomes, accepted
+    decider = Decider(stored, versions, head, datetime.now(UTC))
+    outcomes = [decider.decide(batch) for batch in batches]
+    if decider.accepted:
+        conn.execute(_INSERT, [_row(r) for r in decider.accepted])
+        positions.advance_head(conn, decider.head)
+    return outcomes, decider.accepted
 
 
 class SqlEventRepository:
@@ -163,39 +139,52 @@ class SqlEventRepository:
     def __init__(self, engine: Engine, *, max_batch: int = 500) -> None:
         self._engine = engine
         self._recent = RecentCommits()
-        self._committer: GroupCommitter[_Append, RecordedEvent] = GroupCommitter(
-            self._commit, max_batch=max_batch, name="eventstore-append")
+        # ``max_batch`` counts events: one big AppendEvents call is a transaction of its own.
+        self._committer: GroupCommitter[Batch, list[AppendOutcome]] = GroupCommitter(
+            self._commit, max_batch=max_batch, name="eventstore-append", weight=lambda b: len(b.items))
 
     @property
     def engine(self) -> Engine:
         """The engine this repository writes to."""
         return self._engine
 
-    def _commit(self, batch: Sequence[_Append]) -> Sequence[RecordedEvent | BaseException]:
+    def _commit(self, batches: Sequence[Batch]) -> Sequence[list[AppendOutcome] | BaseException]:
         try:
             outcomes, written = transactions.run(
-                self._engine, lambda conn: _append_batch(conn, batch), write=True)
+                self._engine, lambda conn: _append_batch(conn, batches), write=True)
         except sa_exc.IntegrityError:
-            # Only a writer that bypasses the counter lock can get here; decide each append alone so
-            # that one bad append does not fail the others.
-            if len(batch) > 1:
-                return [o for item in batch for o in self._commit([item])]
-            return [Conflict("a concurrent append to this aggregate won; re-read and retry")]
+            # Only a writer that bypasses the counter lock can get here; decide each batch alone so
+            # that one bad batch does not fail the others.
+            if len(batches) > 1:
+                return [o for batch in batches for o in self._commit([batch])]
+            return [[AppendConflict("a concurrent append to this aggregate won; re-read and retry",
+                                    reason=ConflictReason.CONCURRENT_APPEND)
+                     for _ in batches[0].items]]
         except KitError as exc:
-            return [exc] * len(batch)
+            return [exc] * len(batches)
         if written:  # only what this batch stored: an idempotent retry's record was committed before
             self._recent.add(written)
         return outcomes
 
-    def append(self, event: Event, expected: ExpectedVersion) -> RecordedEvent:
-        """Append through the group committer, within the current request's deadline."""
+    def _submit(self, batch: Batch) -> list[AppendOutcome]:
         context.check_deadline()
         try:
-            return self._committer.submit(_Append(event, expected), timeout=context.current().remaining())
+            return self._committer.submit(batch, timeout=context.current().remaining())
         except TimeoutError:
             raise DeadlineExceeded(
                 "the append did not finish in time; its outcome is unknown, retry with the same event_id"
             ) from None
+
+    def append(self, event: Event, expected: ExpectedVersion) -> RecordedEvent:
+        """Append through the group committer, within the current request's deadline."""
+        outcome = self._submit(Batch((Append(event, expected),)))[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def append_batch(self, items: Sequence[Append], *, all_or_nothing: bool = False) -> list[AppendOutcome]:
+        """Decide ``items`` in order in one transaction (shared with concurrent appends)."""
+        return self._submit(Batch(tuple(items), all_or_nothing))
 
     def read(self, query: EventQuery) -> list[RecordedEvent]:
         """Stored events matching ``query``, oldest position first."""

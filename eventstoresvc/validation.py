@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from eventstoresvc.domain import Event, EventQuery, Expectation, ExpectedVersion, Metadata
+from eventstoresvc.domain import Append, Event, EventQuery, Expectation, ExpectedVersion, Metadata
 from kit.errors import FieldViolation, InvalidArgument
 
 DEFAULT_MAX_DATA_BYTES = 64 * 1024
+DEFAULT_MAX_BATCH_EVENTS = 1000
 MAX_ID_LENGTH = 128
 
 # Ids travel in NATS headers and log lines: printable, no whitespace, no header separators.
@@ -25,10 +27,11 @@ _HEX = re.compile(r"[0-9a-f]+")
 
 @dataclass(frozen=True)
 class Limits:
-    """What the store accepts: known streams and the largest ``event_data``."""
+    """What the store accepts: known streams, the largest ``event_data``, the most events per batch."""
 
     streams: frozenset[str] = frozenset({"ORDERS"})
     max_data_bytes: int = DEFAULT_MAX_DATA_BYTES
+    max_batch_events: int = DEFAULT_MAX_BATCH_EVENTS
 
 
 def _check_id(field: str, value: str, problems: list[FieldViolation], *, required: bool = True) -> None:
@@ -106,6 +109,36 @@ def validate_append(event: Event, expected: ExpectedVersion, limits: Limits) -> 
     if problems:
         raise InvalidArgument(fields=problems)
     return replace(event, stream=stream)
+
+
+def validate_batch(items: Sequence[Append], limits: Limits) -> list[Append]:
+    """Check every item of a batch append; return them normalised or raise ``InvalidArgument``.
+
+    Violations name the item (``items.3.event.event_type``); an event id repeated inside the batch
+    is one (``items.3.event.event_id``: it repeats an earlier item), because the two appends could
+    only be one event stored once or a conflict with itself.
+    """
+    if not items:
+        raise InvalidArgument.for_field("items", "must not be empty")
+    if len(items) > limits.max_batch_events:
+        raise InvalidArgument.for_field(
+            "items", f"has {len(items)} items, over the limit of {limits.max_batch_events}")
+    problems: list[FieldViolation] = []
+    normalised: list[Append] = []
+    first: dict[str, int] = {}
+    for i, item in enumerate(items):
+        try:
+            event = validate_append(item.event, item.expected, limits)
+        except InvalidArgument as exc:
+            problems.extend(FieldViolation(f"items.{i}.{f.field}", f.message) for f in exc.fields)
+            continue
+        seen = first.setdefault(event.event_id, i)
+        if seen != i:
+            problems.append(FieldViolation(f"items.{i}.event.event_id", f"repeats items.{seen}"))
+        normalised.append(replace(item, event=event))
+    if problems:
+        raise InvalidArgument(fields=problems)
+    return normalised
 
 
 def validate_query(query: EventQuery) -> EventQuery:

@@ -6,6 +6,9 @@ whose relay publishes to a real nats-server. The clock stops when JetStream hold
 the throughput counts events that are committed *and* acknowledged by JetStream. Latency is that of
 the CreateEvent calls (durable commit; publishing happens after).
 
+``append.batch``: the same events in ``AppendEvents`` calls of ``BATCH`` (100) events from
+``BATCH_CLIENTS`` (4) threads, against the same process after the single appends, same clock.
+
 Baseline: ``eventsourcing``'s single-event aggregate save (``Application.save`` of a new aggregate,
 POSTGRES persistence module) from ``CLIENTS`` threads of this process against another database on
 the same server, in the same run.
@@ -38,6 +41,8 @@ from eventstream.benchmarks.load import process_cpu_seconds
 from eventstream.benchmarks.report import Result, percentile
 
 CLIENTS = 16
+BATCH = 100  # events per AppendEvents call
+BATCH_CLIENTS = 4
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -174,11 +179,24 @@ def _stream_messages(nats_url: str) -> int:
     return asyncio.run(count())
 
 
+def _clocked(nats_url: str, meter: CpuMeter, events: int, drive: Callable[[], list[float]]) -> Measured:
+    """Run ``drive`` (it returns latencies) and wait until JetStream holds its ``events`` too."""
+    already = _stream_messages(nats_url)
+    before = meter.sample()
+    started = time.perf_counter()
+    latencies = drive()
+    asyncio.run(_wait_for_messages(nats_url, already + events))
+    elapsed = time.perf_counter() - started
+    return Measured(events / elapsed, percentile(latencies, 50), percentile(latencies, 99),
+                    CpuMeter.per_item_us(before, meter.sample(), events))
+
+
 def measure_eventstore(db_url: str, nats_url: str, count: int, roles: dict[str, int],
-                       clients: int = CLIENTS) -> Measured:
-    """Appends through gRPC until JetStream holds them all."""
+                       clients: int = CLIENTS) -> tuple[Measured, Measured]:
+    """Single appends, then ``BATCH``-event AppendEvents calls, through gRPC until JetStream holds
+    them all; the batch latencies are per call."""
     from eventstoresvc.client import EventStoreClient
-    from eventstoresvc.domain import ExpectedVersion
+    from eventstoresvc.domain import Append, ExpectedVersion
     from eventstoresvc.testing import order_event
     from eventstream.bootstrap import bootstrap
     from kit import grpc as kit_grpc
@@ -189,21 +207,20 @@ def measure_eventstore(db_url: str, nats_url: str, count: int, roles: dict[str, 
         client = EventStoreClient(channel)
         warmup = 4 * clients  # connect and warm up outside the clock
         _drive(warmup, clients, lambda i: client.create_event(order_event(f"warmup-{uuid.uuid4()}")))
-        asyncio.run(_wait_for_messages(nats_url, warmup))
-        already = _stream_messages(nats_url)
+        client.append_events([Append(order_event(f"warmup-{uuid.uuid4()}")) for _ in range(BATCH)])
+        asyncio.run(_wait_for_messages(nats_url, warmup + BATCH))
         run_id = uuid.uuid4().hex[:8]
-        events = [order_event(f"bench-{run_id}-{i}", data={"order_id": i}) for i in range(count)]
         no_stream = ExpectedVersion.no_stream()
+        events = [order_event(f"bench-{run_id}-{i}", data={"order_id": i}) for i in range(count)]
+        batches = [[Append(order_event(f"bench-{run_id}-b{i}", data={"order_id": i}), no_stream)
+                    for i in range(first, min(count, first + BATCH))] for first in range(0, count, BATCH)]
         meter = CpuMeter({**roles, "eventstoresvc": pid})
-        before = meter.sample()
-        started = time.perf_counter()
-        latencies = _drive(count, clients, lambda i: client.create_event(events[i], no_stream))
-        asyncio.run(_wait_for_messages(nats_url, already + count))
-        elapsed = time.perf_counter() - started
-        after = meter.sample()
+        single = _clocked(nats_url, meter, count, lambda: _drive(
+            count, clients, lambda i: client.create_event(events[i], no_stream)))
+        batched = _clocked(nats_url, meter, count, lambda: _drive(
+            len(batches), BATCH_CLIENTS, lambda i: client.append_events(batches[i])))
         channel.close()
-    return Measured(count / elapsed, percentile(latencies, 50), percentile(latencies, 99),
-                    CpuMeter.per_item_us(before, after, count))
+    return single, batched
 
 
 def measure_eventsourcing(dsn_parts: dict[str, str], count: int, roles: dict[str, int],
@@ -264,12 +281,14 @@ def run(*, quick: bool, console: Console) -> list[Result]:
                                         "port": str(server.port), "user": "postgres"}, count, roles)
         _show_cpu(console, "eventsourcing", theirs)
         console.print(f"eventstoresvc: {count} appends through gRPC, {CLIENTS} clients, JetStream-acked")
-        ours = measure_eventstore(server.url(database), nats_server.url, count, roles)
+        ours, batched = measure_eventstore(server.url(database), nats_server.url, count, roles)
         _show_cpu(console, "eventstoresvc", ours)
+        _show_cpu(console, f"AppendEvents, {BATCH} per call, {BATCH_CLIENTS} clients", batched)
         server.drop_database(baseline_db)
     label = f"eventsourcing save, {CLIENTS} threads, PostgreSQL"
     return [
         Result.compare("append.vs_eventsourcing", ours.rate, "events/s", label, theirs.rate),
+        Result.compare("append.batch", batched.rate, "events/s", label, theirs.rate),
         Result.compare("append.p50", ours.p50, "ms", label, theirs.p50, lower_is_better=True),
         Result.compare("append.p99", ours.p99, "ms", label, theirs.p99, lower_is_better=True),
         Result.compare("append.cpu_per_event", ours.cpu_us["total"], "µs CPU", label,

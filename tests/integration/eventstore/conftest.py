@@ -1,6 +1,7 @@
 """Fixtures of the event store's integration tests: real PostgreSQL, SQLite and nats-server.
 
 The servers are session-scoped (started once, on free ports); each test gets an empty schema.
+``running`` is a whole ``eventstoresvc`` (gRPC server and relay) per test module and SQL backend.
 """
 
 from __future__ import annotations
@@ -8,15 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 from sqlalchemy import Engine
 
+from eventstoresvc.bootstrap import bootstrap_stream
+from eventstoresvc.client import EventStoreClient
+from eventstoresvc.container import build
 from eventstoresvc.engine import make_engine
 from eventstoresvc.memory import InMemoryEventRepository
 from eventstoresvc.repository import EventRepository
 from eventstoresvc.schema import create_schema, drop_schema
+from eventstoresvc.server import EventStoreServer
 from eventstoresvc.sqlstore import SqlEventRepository
+from kit import grpc as kit_grpc
 from kit.testing.nats import NatsServer, running_nats
+from kit.testing.net import free_port
 from kit.testing.postgres import Postgres, running_postgres
 
 # The cockroachdb:// SQLAlchemy dialect over the real PostgreSQL server: it proves the dialect's SQL
@@ -108,3 +116,41 @@ def repository(request: pytest.FixtureRequest) -> Iterator[EventRepository]:
     repository.close()
     drop_schema(engine)
     engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def running(
+    request: pytest.FixtureRequest, nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[EventStoreServer, str]]:
+    """An event store serving gRPC on a free port, its relay publishing to the session's NATS."""
+    nats_server.start()
+    bootstrap_stream(nats_server.url)
+    database = None
+    if request.param == "sqlite":
+        db_url = f"sqlite:///{Path(tmp_path_factory.mktemp('grpc')) / 'events.db'}"
+    else:
+        postgres: Postgres = request.getfixturevalue("postgres")[0]
+        database = postgres.create_database()
+        db_url = postgres.url(database)
+    port = free_port()
+    server = EventStoreServer(build(db_url=db_url, nats_url=nats_server.url, port=port),
+                              host="127.0.0.1", port=port)
+    server.start()
+    yield server, f"127.0.0.1:{port}"
+    server.stop(grace=2, flush_timeout=2)
+    if database is not None:
+        request.getfixturevalue("postgres")[0].drop_database(database)
+
+
+@pytest.fixture
+def channel(running: tuple[EventStoreServer, str]) -> Iterator[grpc.Channel]:
+    """A channel to the running event store."""
+    channel = kit_grpc.dial(running[1])
+    yield channel
+    channel.close()
+
+
+@pytest.fixture
+def client(channel: grpc.Channel) -> EventStoreClient:
+    """The kit client of the running event store."""
+    return EventStoreClient(channel)

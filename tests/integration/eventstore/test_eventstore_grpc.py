@@ -7,9 +7,7 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import grpc
 import nats
@@ -20,17 +18,11 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from contracts import eventstore_pb2 as pb
 from contracts import eventstore_pb2_grpc as pb_grpc
 from eventstoresvc import jetstream
-from eventstoresvc.bootstrap import bootstrap_stream
 from eventstoresvc.client import EventStoreClient
-from eventstoresvc.container import build
 from eventstoresvc.domain import EventQuery, ExpectedVersion
-from eventstoresvc.server import EventStoreServer
 from eventstoresvc.testing import order_event
-from kit import grpc as kit_grpc
 from kit.errors import Conflict, InvalidArgument
 from kit.testing.nats import NatsServer
-from kit.testing.net import free_port
-from kit.testing.postgres import Postgres
 from kit.testing.wait import eventually
 
 pytestmark = pytest.mark.integration
@@ -50,41 +42,6 @@ async def _stream_ids(url: str) -> list[str]:
 
 def published_ids(url: str) -> list[str]:
     return asyncio.run(_stream_ids(url))
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def running(
-    request: pytest.FixtureRequest, nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[EventStoreServer, str]]:
-    nats_server.start()
-    bootstrap_stream(nats_server.url)
-    database = None
-    if request.param == "sqlite":
-        db_url = f"sqlite:///{Path(tmp_path_factory.mktemp('grpc')) / 'events.db'}"
-    else:
-        postgres: Postgres = request.getfixturevalue("postgres")[0]
-        database = postgres.create_database()
-        db_url = postgres.url(database)
-    port = free_port()
-    server = EventStoreServer(build(db_url=db_url, nats_url=nats_server.url, port=port),
-                              host="127.0.0.1", port=port)
-    server.start()
-    yield server, f"127.0.0.1:{port}"
-    server.stop(grace=2, flush_timeout=2)
-    if database is not None:
-        request.getfixturevalue("postgres")[0].drop_database(database)
-
-
-@pytest.fixture
-def channel(running: tuple[EventStoreServer, str]) -> Iterator[grpc.Channel]:
-    channel = kit_grpc.dial(running[1])
-    yield channel
-    channel.close()
-
-
-@pytest.fixture
-def client(channel: grpc.Channel) -> EventStoreClient:
-    return EventStoreClient(channel)
 
 
 _ids = itertools.count()

@@ -62,3 +62,36 @@ def test_after_close_requests_are_refused() -> None:
     committer.close()
     with pytest.raises(Unavailable):
         committer.submit(2)
+
+
+def test_max_batch_bounds_the_weight_of_a_batch_and_a_heavy_request_goes_alone() -> None:
+    from kit.testing.wait import eventually
+
+    batches: list[list[str]] = []
+    started = threading.Event()
+    release = threading.Event()
+
+    def commit(batch: Sequence[str]) -> list[str | BaseException]:
+        started.set()
+        release.wait(5)
+        batches.append(list(batch))
+        return [s.upper() for s in batch]
+
+    committer: GroupCommitter[str, str] = GroupCommitter(commit, max_batch=10, weight=len)
+    requests = ["aaaa", "bbbb", "cccc", "d" * 15, "ee", "f"]
+    with ThreadPoolExecutor(len(requests) + 1) as pool:
+        first = pool.submit(committer.submit, "x")
+        started.wait(5)
+        futures = [pool.submit(committer.submit, r) for r in requests]
+        # Everything queued behind the held batch before it is released.
+        eventually(lambda: committer._queue.qsize() == len(requests), timeout=10, interval=0.005,
+                   describe=lambda: "requests not queued")
+        release.set()
+        assert first.result() == "X"
+        assert [f.result() for f in futures] == [r.upper() for r in requests]
+    committer.close()
+    assert sorted(r for batch in batches for r in batch) == sorted(["x", *requests])
+    for batch in batches:
+        assert sum(map(len, batch)) <= 10 or len(batch) == 1
+    assert ["d" * 15] in batches
+    assert len(batches) < 1 + len(requests)  # light requests still share batches

@@ -84,3 +84,36 @@ def test_headers_without_trace_or_correlation() -> None:
     headers = jetstream.headers(plain)
     assert not any(key.startswith("x-b3") for key in headers)
     assert "Correlation-Id" not in headers
+
+
+def test_an_append_events_request_round_trips_and_a_bad_item_is_named() -> None:
+    from eventstoresvc.domain import Append
+    from eventstoresvc.testing import order_event
+
+    items = [Append(order_event("o1"), ExpectedVersion.no_stream()),
+             Append(order_event("o2"), ExpectedVersion.exact(3))]
+    wire = pb.AppendEventsRequest.FromString(
+        transport.encode_append_request((items, True)).SerializeToString())
+    decoded = transport.decode_append_events(wire)
+    assert (list(decoded.items), decoded.all_or_nothing) == (items, True)
+    wire.items[1].expected_version.kind = 99  # type: ignore[assignment]
+    with pytest.raises(InvalidArgument) as caught:
+        transport.decode_append_events(wire)
+    assert [f.field for f in caught.value.fields] == ["items.1.expected_version.kind"]
+
+
+def test_append_results_round_trip_through_protobuf() -> None:
+    from eventstoresvc.domain import AppendConflict, ConflictReason, NotApplied
+
+    conflict = AppendConflict("at version 4", reason=ConflictReason.WRONG_EXPECTED_VERSION,
+                              current_version=4)
+    results = [transport.result_from_pb(pb.AppendResult.FromString(
+        transport.result_to_pb(outcome).SerializeToString()))
+        for outcome in (RECORDED, conflict, NotApplied([1]))]
+    assert results[0] == RECORDED
+    assert isinstance(results[1], AppendConflict)
+    assert (results[1].reason, results[1].current_version, results[1].message) == (
+        ConflictReason.WRONG_EXPECTED_VERSION, 4, "at version 4")
+    assert isinstance(results[2], NotApplied) and results[2].conflicting == (1,)
+    with pytest.raises(ValueError):
+        transport.result_from_pb(pb.AppendResult())

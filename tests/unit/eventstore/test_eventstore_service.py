@@ -96,3 +96,26 @@ def test_follow_ends_at_the_deadline_and_on_close(service: EventStoreService) ->
 def test_follow_rejects_a_bad_query_when_called(service: EventStoreService) -> None:
     with pytest.raises(InvalidArgument):
         service.follow(EventQuery(from_position=-5))
+
+
+def test_append_events_validates_every_item_before_storing_any(service: EventStoreService,
+                                                               repository: InMemoryEventRepository) -> None:
+    from dataclasses import replace
+
+    from eventstoresvc.domain import Append
+
+    good, bad = order_event("o1"), replace(order_event("o2"), event_data="nope")
+    with pytest.raises(InvalidArgument) as caught:
+        service.append_events([Append(good), Append(bad)])
+    assert [f.field for f in caught.value.fields] == ["items.1.event.event_data"]
+    assert repository.head() == 0
+
+
+def test_append_events_records_the_request_trace_on_each_event(service: EventStoreService) -> None:
+    from eventstoresvc.domain import Append, RecordedEvent
+
+    trace = TraceContext("a" * 32, "b" * 16, None, sampled=False)
+    with context.scope(trace=trace):
+        outcomes = service.append_events([Append(order_event("o1")), Append(order_event("o2"))])
+    assert [o.metadata.trace_id for o in outcomes if isinstance(o, RecordedEvent)] == ["a" * 32] * 2
+    assert {o.metadata.sampled for o in outcomes if isinstance(o, RecordedEvent)} == {"0"}

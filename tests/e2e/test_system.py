@@ -63,7 +63,9 @@ def test_orders_reach_their_final_state_on_postgresql(tmp_path):
                              orders_db_url=server.url(orders_db)))
 
 
-def test_a_three_node_nats_cluster_survives_losing_a_node(tmp_path):
+def run_on_a_nats_cluster(tmp_path, at_midway, eventstores=1):
+    """200 orders on a 3-node NATS cluster (stream replicas 3); ``at_midway(system, cluster)`` runs
+    a quarter of the way through; every order must still end once, each event once in the stream."""
     cluster = NatsCluster(tmp_path / "nats")
     cluster.start()
     try:
@@ -73,11 +75,11 @@ def test_a_three_node_nats_cluster_survives_losing_a_node(tmp_path):
              "--nats-url", cluster.url, "--stream-replicas", "3"],
             capture_output=True, text=True, timeout=60)
         assert bootstrap.returncode == 0, bootstrap.stdout + bootstrap.stderr
-        system = System(tmp_path / "system", nats_url=cluster.url)
+        system = System(tmp_path / "system", nats_url=cluster.url, eventstores=eventstores)
         system.start()
         try:
             midway = threading.Event()
-            killer = threading.Thread(target=lambda: (midway.wait(120), cluster.kill(2)))
+            killer = threading.Thread(target=lambda: (midway.wait(120), at_midway(system, cluster)))
             killer.start()
             orders = system.place_many(ORDERS, concurrency=16, midway=midway)
             killer.join()
@@ -88,6 +90,10 @@ def test_a_three_node_nats_cluster_survives_losing_a_node(tmp_path):
         assert code == 0, system.log()
     finally:
         cluster.stop()
+
+
+def test_a_three_node_nats_cluster_survives_losing_a_node(tmp_path):
+    run_on_a_nats_cluster(tmp_path, lambda system, cluster: cluster.kill(2))
 
 
 def kill_the_leader_then_a_follower(system: System, midway: threading.Event) -> tuple[int, int]:
@@ -133,33 +139,9 @@ def test_three_event_store_replicas_lose_the_relay_leader_and_a_follower_and_los
 
 
 def test_the_relay_hand_over_survives_losing_a_nats_node_at_the_same_time(tmp_path):
-    cluster = NatsCluster(tmp_path / "nats")
-    cluster.start()
-    try:
-        bootstrap = subprocess.run(
-            [sys.executable, "-m", "eventstream", "bootstrap", "--db-url", "",
-             "--nats-url", cluster.url, "--stream-replicas", "3"],
-            capture_output=True, text=True, timeout=60)
-        assert bootstrap.returncode == 0, bootstrap.stdout + bootstrap.stderr
-        system = System(tmp_path / "system", nats_url=cluster.url, eventstores=3)
-        system.start()
-        try:
-            midway = threading.Event()
+    def kill_leader_and_node(system, cluster):
+        leader = eventually(system.relay_leader, timeout=30)
+        os.kill(system.eventstore_pid(leader), signal.SIGKILL)
+        cluster.kill(2)
 
-            def kill_leader_and_node() -> None:
-                midway.wait(120)
-                leader = eventually(system.relay_leader, timeout=30)
-                os.kill(system.eventstore_pid(leader), signal.SIGKILL)
-                cluster.kill(2)
-
-            killer = threading.Thread(target=kill_leader_and_node)
-            killer.start()
-            orders = system.place_many(ORDERS, concurrency=16, midway=midway)
-            killer.join()
-            total = check_outcome(system, orders)
-            assert stream_message_count(cluster.url) == total
-        finally:
-            code = system.stop()
-        assert code == 0, system.log()
-    finally:
-        cluster.stop()
+    run_on_a_nats_cluster(tmp_path, kill_leader_and_node, eventstores=3)

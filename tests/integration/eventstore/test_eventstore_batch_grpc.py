@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 
 import grpc
-import nats
 import pytest
 
 from contracts import eventstore_pb2 as pb
@@ -30,6 +28,8 @@ from kit.errors import InvalidArgument
 from kit.testing.nats import NatsServer
 from kit.testing.wait import eventually
 
+from .test_eventstore_relay import messages
+
 pytestmark = pytest.mark.integration
 
 _ids = itertools.count()
@@ -43,23 +43,10 @@ def stored(outcomes: Sequence[object]) -> list[RecordedEvent]:
     return [o for o in outcomes if isinstance(o, RecordedEvent)]
 
 
-async def _messages(url: str, prefix: str) -> list[dict[str, str]]:
-    client = await nats.connect(url)
-    js = client.jetstream()
-    info = await js.stream_info(jetstream.STREAM_NAME)
-    found = []
-    for seq in range(info.state.first_seq, info.state.last_seq + 1) if info.state.messages else ():
-        msg = await js.get_msg(jetstream.STREAM_NAME, seq)
-        headers = dict(msg.headers or {})
-        if headers.get("Aggregate-Id", "").startswith(f"{prefix}-"):
-            found.append(headers)
-    await client.close()
-    return found
-
-
 def published(url: str, prefix: str) -> list[dict[str, str]]:
-    """The headers of every message in the ORDERS stream whose aggregate id starts with ``prefix``."""
-    return asyncio.run(_messages(url, prefix))
+    """The headers of the stream's messages whose aggregate id starts with ``prefix-``, in order."""
+    return [headers for _, _, headers in messages(url)
+            if headers.get("Aggregate-Id", "").startswith(f"{prefix}-")]
 
 
 def test_one_conflicting_item_fails_alone_the_rest_are_stored_in_order(client: EventStoreClient) -> None:

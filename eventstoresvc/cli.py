@@ -25,12 +25,14 @@ DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
         help="Most events one AppendEvents call may carry.")
 @option("--relay-lease", default=3.0, type=click.FloatRange(0.3),
         help="Seconds the relay leader's lease lasts; another replica takes over within about that.")
+@option("--relay-poll", default=0.1, type=click.FloatRange(0.01),
+        help="Seconds between the relay's reads for other replicas' commits (its own wake it at once).")
 @option("--metrics-port", default=0, type=click.IntRange(0, 65535),
         help="Serve /metrics (relay leadership, backlog, requests) here; 0: off.")
 @option("--shutdown-grace", default=10.0, type=float, help="Seconds in-flight calls get on shutdown.")
 def eventstoresvc(port: int, host: str, db_url: str, nats_url: str, zipkin_url: str,
-                  max_event_bytes: int, max_batch_events: int, relay_lease: float, metrics_port: int,
-                  shutdown_grace: float) -> None:
+                  max_event_bytes: int, max_batch_events: int, relay_lease: float, relay_poll: float,
+                  metrics_port: int, shutdown_grace: float) -> None:
     """Run the event store: gRPC on --port, appends to --db-url, publishes to JetStream."""
     from eventstoresvc.container import build
     from eventstoresvc.server import EventStoreServer
@@ -41,7 +43,7 @@ def eventstoresvc(port: int, host: str, db_url: str, nats_url: str, zipkin_url: 
     logs.configure()  # EVENTSTREAM_LOG_LEVEL / EVENTSTREAM_LOG_FORMAT: one structured line per request
     container = build(db_url=db_url, nats_url=nats_url, port=port, zipkin_url=zipkin_url or None,
                       max_data_bytes=max_event_bytes, max_batch_events=max_batch_events,
-                      relay_lease=relay_lease)
+                      relay_lease=relay_lease, relay_poll=relay_poll)
     server = EventStoreServer(container, host=host, port=port)
     metrics = start_metrics_server(metrics_port, host) if metrics_port else None
     try:

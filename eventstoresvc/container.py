@@ -68,7 +68,8 @@ class Container(containers.DeclarativeContainer):
 
     ``config``: ``db_url``, ``nats_url``, ``port``, ``zipkin_url`` (optional), ``max_data_bytes``,
     ``max_batch_events`` (most items of one AppendEvents call), ``streams`` (known stream names),
-    ``relay_lease`` (seconds a relay leader's lease lasts).
+    ``relay_lease`` (seconds a relay leader's lease lasts), ``relay_poll`` (seconds between the
+    relay's reads for other replicas' commits).
     """
 
     config = providers.Configuration()
@@ -84,20 +85,21 @@ class Container(containers.DeclarativeContainer):
     endpoints = providers.Singleton(instrumented_endpoints, service)
     servicer = providers.Singleton(EventStoreServicer, endpoints, tracer=tracer)
     lease = providers.Singleton(RelayLease, engine, providers.Callable(replica_name), config.relay_lease)
-    relay_factory = providers.Factory(OutboxRelay, repository, config.nats_url, tracer=tracer)
+    relay_factory = providers.Factory(OutboxRelay, repository, config.nats_url, tracer=tracer,
+                                      idle_poll=config.relay_poll)
     relay = providers.Singleton(RelayLeadership, lease, relay_factory.provider)
 
 
 def build(
     *, db_url: str, nats_url: str, port: int = 50051, zipkin_url: str | None = None,
     max_data_bytes: int = 64 * 1024, max_batch_events: int = DEFAULT_MAX_BATCH_EVENTS,
-    streams: Iterable[str] = ("ORDERS",), relay_lease: float = 3.0,
+    streams: Iterable[str] = ("ORDERS",), relay_lease: float = 3.0, relay_poll: float = 0.1,
 ) -> Container:
     """A container configured from plain values (the command line's flags)."""
     container = Container()
     container.config.from_dict({
         "db_url": db_url, "nats_url": nats_url, "port": port, "zipkin_url": zipkin_url,
         "max_data_bytes": max_data_bytes, "max_batch_events": max_batch_events, "streams": list(streams),
-        "relay_lease": relay_lease,
+        "relay_lease": relay_lease, "relay_poll": relay_poll,
     })
     return container

@@ -2,11 +2,18 @@
 
 Every failure is an ``Unauthenticated`` whose message says what was wrong with the token in general
 terms and never quotes it, so neither the token nor its claims reach a response or a log line.
+
+A verified token is remembered (up to ``cache_size`` of them, keyed by the exact token string), so
+a client that sends the same token on every call pays for its signature once: a remembered token
+is only checked again against ``exp`` / ``nbf``. The keys of a verifier never change, so a token
+string that verified once stays verified until it expires.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -17,6 +24,8 @@ from kit.errors import Unauthenticated
 
 DEFAULT_LEEWAY = 30.0
 """Seconds of clock skew allowed on ``exp`` and ``nbf``."""
+DEFAULT_CACHE_SIZE = 1024
+"""How many verified tokens a verifier remembers."""
 
 _REASONS: tuple[tuple[type[Exception], str], ...] = (
     (jwt.ExpiredSignatureError, "token expired"),
@@ -44,6 +53,8 @@ class TokenVerifier:
         audience: str | Sequence[str] | None = None,
         leeway: float = DEFAULT_LEEWAY,
         required: Sequence[str] = ("exp",),
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._keys = tuple(keys)
         if not self._keys:
@@ -53,9 +64,37 @@ class TokenVerifier:
         self._audience = audience
         self._leeway = leeway
         self._options: Any = {"require": list(required), "verify_aud": audience is not None}
+        self._cache_size = cache_size
+        self._clock = clock
+        self._cache: dict[str, tuple[Mapping[str, Any], float, float]] = {}
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> Mapping[str, Any]:
         """The verified claims of ``token`` (read-only), or ``Unauthenticated``."""
+        hit = self._cache.get(token)
+        if hit is not None:
+            claims, not_before, expires = hit
+            now = self._clock()
+            if now > expires:
+                self._cache.pop(token, None)
+                raise Unauthenticated("token expired")
+            if now >= not_before:
+                return claims
+        claims = self._verify(token)
+        if self._cache_size > 0:
+            self._remember(token, claims)
+        return claims
+
+    def _remember(self, token: str, claims: Mapping[str, Any]) -> None:
+        exp, nbf = claims.get("exp"), claims.get("nbf")
+        expires = float(exp) + self._leeway if isinstance(exp, (int, float)) else float("inf")
+        not_before = float(nbf) - self._leeway if isinstance(nbf, (int, float)) else float("-inf")
+        with self._lock:
+            while len(self._cache) >= self._cache_size:
+                del self._cache[next(iter(self._cache))]  # the oldest one
+            self._cache[token] = (claims, not_before, expires)
+
+    def _verify(self, token: str) -> Mapping[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

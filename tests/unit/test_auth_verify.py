@@ -144,3 +144,25 @@ def test_symmetric_jwks_keys_short_secrets_and_small_rsa_keys_are_refused() -> N
 
 def test_a_key_never_prints_its_secret() -> None:
     assert SECRET not in repr(hs256_key(SECRET))
+
+
+def test_a_remembered_token_is_still_refused_once_it_expires() -> None:
+    now = [time.time()]
+    verifier = TokenVerifier([hs256_key(SECRET)], leeway=30, clock=lambda: now[0])
+    token = mint_token(SECRET, subject="cust-1", ttl=600)
+    assert verifier.verify(token)["sub"] == "cust-1"
+    assert verifier.verify(token)["sub"] == "cust-1"
+    now[0] += 600 + 31
+    assert refused(verifier, token) == "token expired"
+
+
+def test_the_cache_is_bounded_and_refusals_are_never_remembered() -> None:
+    verifier = TokenVerifier([hs256_key(SECRET)], cache_size=2)
+    tokens = [mint_token(SECRET, subject=f"c{i}") for i in range(3)]
+    for token in tokens:
+        verifier.verify(token)
+    assert len(verifier._cache) == 2 and tokens[0] not in verifier._cache
+    bad = mint_token(OTHER_SECRET, subject="x")
+    refused(verifier, bad)
+    refused(verifier, bad)
+    assert bad not in verifier._cache

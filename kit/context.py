@@ -1,9 +1,10 @@
-"""Request context carried by ``contextvars``: trace ids, deadline and metadata.
+"""Request context carried by ``contextvars``: trace ids, deadline, metadata and verified claims.
 
 Transports open a scope when a request arrives (from headers or gRPC metadata) and clients read it
 when they call out, so the deadline and trace flow through a service without a ``ctx`` argument on
-every function. ``contextvars`` follow threads started with ``contextvars.copy_context()`` and asyncio
-tasks, and are isolated between concurrent requests.
+every function. Transports that authenticate a request put the verified token claims there too
+(``kit.auth``); the raw token never enters the context. ``contextvars`` follow threads started
+with ``contextvars.copy_context()`` and asyncio tasks, and are isolated between concurrent requests.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from kit import errors
 
@@ -38,11 +40,13 @@ class RequestContext:
 
     ``deadline`` is an absolute ``time.monotonic()`` instant, or None for no deadline.
     ``metadata`` holds the incoming headers / metadata a service may care about (lower-case keys).
+    ``claims`` are the verified claims of the caller's bearer token, or None when unauthenticated.
     """
 
     trace: TraceContext | None = None
     deadline: float | None = None
     metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    claims: Mapping[str, Any] | None = None
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (may be negative), or None without a deadline."""
@@ -90,11 +94,13 @@ def scope(
     deadline: float | None = None,
     timeout: float | None = None,
     metadata: Mapping[str, str] | None = None,
+    claims: Mapping[str, Any] | None = None,
 ) -> AbstractContextManager[RequestContext]:
     """Run a block under a derived context; fields not given are inherited from the current one.
 
     A deadline can only be narrowed: the earlier of the inherited deadline, ``deadline`` and
-    ``now + timeout`` wins. ``metadata`` is merged over the inherited metadata.
+    ``now + timeout`` wins. ``metadata`` is merged over the inherited metadata; ``claims``
+    replace the inherited ones.
     """
     parent = _current.get()
     new_deadline = parent.deadline
@@ -106,7 +112,8 @@ def scope(
     merged = parent.metadata
     if metadata:
         merged = MappingProxyType({**parent.metadata, **metadata} if merged else metadata)
-    return _Scope(RequestContext(trace or parent.trace, new_deadline, merged))
+    return _Scope(RequestContext(trace or parent.trace, new_deadline, merged,
+                                 parent.claims if claims is None else claims))
 
 
 def check_deadline() -> None:

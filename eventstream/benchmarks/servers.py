@@ -3,7 +3,9 @@
 ``python -m eventstream.benchmarks.servers KIND PORT [ZIPKIN_URL]`` serves a no-op endpoint:
 ``http-bare`` (a bare Flask view), ``http-kit`` (the kit HTTP adapter with logging, metrics and
 tracing at 100% sampling), ``grpc-bare`` (a bare servicer method), ``grpc-kit`` (the kit gRPC
-adapter with the same middleware), or ``zipkin-sink`` (a collector that accepts and discards spans).
+adapter with the same middleware), ``http-auth`` / ``grpc-auth`` (the kit servers verifying an
+HS256 bearer token on every request, ``kit.auth``), or ``zipkin-sink`` (a collector that accepts
+and discards spans).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import kit
 import kit.grpc
 import kit.http
 import kit.logs
+from kit.auth import BearerAuth, TokenVerifier, hs256_key, mint_token
 from kit.middleware.logging import logging_middleware
 from kit.middleware.metrics import instrument
 from kit.tracing import Tracer
@@ -30,6 +33,17 @@ from kit.zipkin import tracer_from_env
 GRPC_METHOD = "/bench.Bench/Noop"
 HTTP_THREADS = 8
 GRPC_WORKERS = 8
+BENCH_SECRET = "bench-secret-for-the-auth-figures-only"
+
+
+def bench_token() -> str:
+    """A token the ``*-auth`` servers accept, for the load clients."""
+    return mint_token(BENCH_SECRET, subject="bench", scopes=["service"])
+
+
+def bench_auth() -> BearerAuth:
+    """The authenticator of the ``*-auth`` servers."""
+    return BearerAuth(TokenVerifier([hs256_key(BENCH_SECRET)]))
 
 
 def noop(request: object) -> None:
@@ -57,12 +71,12 @@ def http_bare() -> Flask:
     return app
 
 
-def http_kit(tracer: Tracer) -> Flask:
+def http_kit(tracer: Tracer, auth: BearerAuth | None = None) -> Flask:
     """The same route through ``kit.http.HTTPServer`` with the full middleware chain."""
     app = kit.http.create_app(__name__)
     server = kit.http.HTTPServer(full_chain("bench_http"), lambda request, view_args: None,
                                  lambda _: Response(b"{}", mimetype="application/json"),
-                                 tracer=tracer)
+                                 tracer=tracer, auth=auth)
     kit.http.register(app, "/noop", server, methods=["GET"])
     return app
 
@@ -86,12 +100,13 @@ def grpc_bare_handler() -> grpc.RpcMethodHandler[empty_pb2.Empty, empty_pb2.Empt
     )
 
 
-def grpc_kit_handler(tracer: Tracer) -> grpc.RpcMethodHandler[empty_pb2.Empty, empty_pb2.Empty]:
+def grpc_kit_handler(tracer: Tracer, auth: BearerAuth | None = None
+                     ) -> grpc.RpcMethodHandler[empty_pb2.Empty, empty_pb2.Empty]:
     """The same method through ``kit.grpc.GRPCServer`` with the full middleware chain."""
     empty = empty_pb2.Empty()
     adapter: kit.grpc.GRPCServer[empty_pb2.Empty, object, None, empty_pb2.Empty]
     adapter = kit.grpc.GRPCServer(full_chain("bench_grpc"), lambda request: None, lambda _: empty,
-                                  method=GRPC_METHOD, tracer=tracer)
+                                  method=GRPC_METHOD, tracer=tracer, auth=auth)
     return grpc.unary_unary_rpc_method_handler(
         adapter,
         request_deserializer=empty_pb2.Empty.FromString,
@@ -123,10 +138,12 @@ def main(argv: list[str]) -> None:
     tracer = tracer_from_env(f"bench-{kind}", zipkin_url, 1.0) if zipkin_url else kit.tracing.NOOP_TRACER
     if kind == "http-bare":
         waitress.serve(http_bare(), host="127.0.0.1", port=port, threads=HTTP_THREADS, _quiet=True)
-    elif kind == "http-kit":
-        waitress.serve(http_kit(tracer), host="127.0.0.1", port=port, threads=HTTP_THREADS, _quiet=True)
-    elif kind in ("grpc-bare", "grpc-kit"):
-        handler = grpc_bare_handler() if kind == "grpc-bare" else grpc_kit_handler(tracer)
+    elif kind in ("http-kit", "http-auth"):
+        app = http_kit(tracer, bench_auth() if kind == "http-auth" else None)
+        waitress.serve(app, host="127.0.0.1", port=port, threads=HTTP_THREADS, _quiet=True)
+    elif kind in ("grpc-bare", "grpc-kit", "grpc-auth"):
+        auth = bench_auth() if kind == "grpc-auth" else None
+        handler = grpc_bare_handler() if kind == "grpc-bare" else grpc_kit_handler(tracer, auth)
         server = grpc_server(handler, port)  # keep a reference: a collected server stops
         server.wait_for_termination()
     else:

@@ -6,7 +6,8 @@ the tighter of the client's ``timeout`` and the deadline of the request being ha
 (``kit.context``); a deadline that has already passed fails with ``DeadlineExceeded`` without a call.
 Each call runs in a CLIENT span whose context travels in the outgoing metadata. A failed call raises
 the kit error its status stands for (``kit.grpc.status.from_rpc_error``); a reply that cannot be
-decoded is ``Internal``.
+decoded is ``Internal``. With ``token`` (a string, or a callable asked for the current token on
+every call, e.g. a ``kit.auth.RefreshingToken``) each call carries ``authorization: Bearer <token>``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any, Generic, TypeVar
 
 import grpc
 
+from kit.auth.bearer import outgoing_metadata
+from kit.auth.tokens import TokenSource
 from kit.context import current
 from kit.errors import DeadlineExceeded, Internal, KitError
 from kit.grpc.status import from_rpc_error
@@ -49,6 +52,7 @@ class _Caller(Generic[Req, PbReq, PbResp, Resp]):
         metadata: Mapping[str, str] | Iterable[tuple[str, str]],
         before: Sequence[ClientBefore],
         peer_service: str | None,
+        token: TokenSource | None = None,
     ) -> None:
         self.method = method
         self._encode = encode
@@ -57,7 +61,7 @@ class _Caller(Generic[Req, PbReq, PbResp, Resp]):
         self._tracer = tracer
         pairs = metadata.items() if isinstance(metadata, Mapping) else metadata
         self._metadata: Metadata = tuple((key.lower(), value) for key, value in pairs)
-        self._before = tuple(before)
+        self._before = tuple(before) + ((outgoing_metadata(token),) if token is not None else ())
         self._dynamic = bool(self._before) or tracer is not NOOP_TRACER
         self._service = method.strip("/").rpartition("/")[0]
         self._peer_service = peer_service
@@ -123,9 +127,10 @@ class GRPCClient(_Caller[Req, PbReq, PbResp, Resp]):
         metadata: Mapping[str, str] | Iterable[tuple[str, str]] = (),
         before: Sequence[ClientBefore] = (),
         peer_service: str | None = None,
+        token: TokenSource | None = None,
     ) -> None:
         super().__init__(method, encode, decode, timeout=timeout, tracer=tracer, metadata=metadata,
-                         before=before, peer_service=peer_service)
+                         before=before, peer_service=peer_service, token=token)
         self._call: grpc.UnaryUnaryMultiCallable[PbReq, PbResp] = channel.unary_unary(
             method, request_serializer=request_serializer, response_deserializer=response_deserializer
         )
@@ -165,9 +170,10 @@ class GRPCStreamClient(_Caller[Req, PbReq, PbResp, Resp]):
         metadata: Mapping[str, str] | Iterable[tuple[str, str]] = (),
         before: Sequence[ClientBefore] = (),
         peer_service: str | None = None,
+        token: TokenSource | None = None,
     ) -> None:
         super().__init__(method, encode, decode, timeout=timeout, tracer=tracer, metadata=metadata,
-                         before=before, peer_service=peer_service)
+                         before=before, peer_service=peer_service, token=token)
         self._call: grpc.UnaryStreamMultiCallable[PbReq, PbResp] = channel.unary_stream(
             method, request_serializer=request_serializer, response_deserializer=response_deserializer
         )

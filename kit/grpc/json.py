@@ -18,9 +18,10 @@ from typing import Any, Generic, TypeVar
 import grpc
 
 from kit import codec
+from kit.auth.tokens import TokenSource
 from kit.endpoint import Endpoint
 from kit.grpc.client import ClientBefore, GRPCClient, GRPCStreamClient
-from kit.grpc.server import GRPCServer, GRPCStreamServer, ServerAfter, ServerBefore
+from kit.grpc.server import Authenticator, GRPCServer, GRPCStreamServer, ServerAfter, ServerBefore
 from kit.tracing import NOOP_TRACER, Tracer
 
 Req = TypeVar("Req")
@@ -42,6 +43,7 @@ class JSONMethod(Generic[Req]):
         tracer: Tracer = NOOP_TRACER,
         before: Sequence[ServerBefore] = (),
         after: Sequence[ServerAfter] = (),
+        auth: Authenticator | None = None,
     ) -> grpc.RpcMethodHandler[bytes, bytes]:
         """The gRPC method handler serving this endpoint as the full RPC name ``method``."""
         # Bytes pass through gRPC's (de)serializers untouched, so decoding happens in the adapter,
@@ -50,11 +52,11 @@ class JSONMethod(Generic[Req]):
         if self.streaming:
             return grpc.unary_stream_rpc_method_handler(GRPCStreamServer(
                 self.endpoint, decode, codec.dumps, method=method, before=before, after=after,
-                tracer=tracer,
+                tracer=tracer, auth=auth,
             ))
         return grpc.unary_unary_rpc_method_handler(GRPCServer(
             self.endpoint, decode, codec.dumps, method=method, before=before, after=after,
-            tracer=tracer,
+            tracer=tracer, auth=auth,
         ))
 
 
@@ -77,14 +79,17 @@ def service(
     tracer: Tracer = NOOP_TRACER,
     before: Sequence[ServerBefore] = (),
     after: Sequence[ServerAfter] = (),
+    auth: Authenticator | None = None,
 ) -> grpc.GenericRpcHandler[Any, Any]:
     """A gRPC service ``name`` (``pkg.Service``) serving ``methods`` by their short names.
 
+    With ``auth`` (``kit.auth.BearerAuth``) every JSON method requires a verified bearer token.
     Values are ``json_method`` / ``json_stream_method`` results, or any ready gRPC method handler
     (e.g. ``grpc.unary_unary_rpc_method_handler(GRPCServer(...), ...)`` for protobuf messages).
     """
     handlers = {
-        short: spec.handler(f"/{name}/{short}", tracer=tracer, before=before, after=after)
+        short: spec.handler(f"/{name}/{short}", tracer=tracer, before=before, after=after,
+                                    auth=auth)
         if isinstance(spec, JSONMethod) else spec
         for short, spec in methods.items()
     }
@@ -101,11 +106,13 @@ def json_client(
     tracer: Tracer = NOOP_TRACER,
     metadata: Mapping[str, str] | Iterable[tuple[str, str]] = (),
     before: Sequence[ClientBefore] = (),
+    token: TokenSource | None = None,
 ) -> GRPCClient[Req, bytes, bytes, Resp]:
     """An endpoint calling the unary JSON method ``method`` (``/pkg.Service/Method``)."""
     del request_type  # fixes the endpoint's request type for type checkers; JSON needs no schema
     return GRPCClient(channel, method, codec.dumps, partial(codec.loads, response_type),
-                      timeout=timeout, tracer=tracer, metadata=metadata, before=before)
+                      timeout=timeout, tracer=tracer, metadata=metadata, before=before,
+                      token=token)
 
 
 def json_stream_client(
@@ -118,9 +125,11 @@ def json_stream_client(
     tracer: Tracer = NOOP_TRACER,
     metadata: Mapping[str, str] | Iterable[tuple[str, str]] = (),
     before: Sequence[ClientBefore] = (),
+    token: TokenSource | None = None,
 ) -> GRPCStreamClient[Req, bytes, bytes, Resp]:
     """An endpoint calling the server-streaming JSON method ``method``, returning an iterator."""
     del request_type
     return GRPCStreamClient(channel, method, codec.dumps, partial(codec.loads, response_type),
-                            timeout=timeout, tracer=tracer, metadata=metadata, before=before)
+                            timeout=timeout, tracer=tracer, metadata=metadata, before=before,
+                      token=token)
 

@@ -102,6 +102,7 @@ def new_server(
     max_workers: int = 16,
     max_concurrent_rpcs: int | None = None,
     options: Options = (),
+    interceptors: Sequence[grpc.ServerInterceptor[Any, Any]] = (),
 ) -> grpc.Server:
     """Build a server (not yet bound nor started) serving ``registrations``.
 
@@ -112,6 +113,7 @@ def new_server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="kit-grpc"),
         options=_merge(SERVER_OPTIONS, options),
         maximum_concurrent_rpcs=max_concurrent_rpcs,
+        interceptors=list(interceptors) or None,
     )
     for registration in registrations:
         if isinstance(registration, grpc.GenericRpcHandler):
@@ -128,13 +130,15 @@ def serve(
     max_workers: int = 16,
     max_concurrent_rpcs: int | None = None,
     options: Options = (),
+    interceptors: Sequence[grpc.ServerInterceptor[Any, Any]] = (),
 ) -> grpc.Server:
     """Start a plaintext server on ``host:port`` serving ``registrations``; stop it with ``shutdown``.
 
     Raises ``RuntimeError`` if the address cannot be bound (e.g. the port is taken).
     """
     server = new_server(*registrations, max_workers=max_workers,
-                        max_concurrent_rpcs=max_concurrent_rpcs, options=options)
+                        max_concurrent_rpcs=max_concurrent_rpcs, options=options,
+                        interceptors=interceptors)
     server.add_insecure_port(address(host, port))
     server.start()
     return server

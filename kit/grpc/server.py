@@ -8,6 +8,11 @@ span named after the RPC method. Errors leave through one encoder: a ``KitError`
 matching status and rich details (``kit.grpc.status``), any other exception is logged and answered
 ``INTERNAL`` with a generic message, and a request that fails to decode is ``INVALID_ARGUMENT``.
 Everything that does not depend on the call is computed once, in ``__init__``.
+
+With ``auth`` (a ``kit.auth.BearerAuth``) the ``authorization`` metadata is verified before the hooks
+and the decoder: a missing or bad token is ``UNAUTHENTICATED`` and the endpoint is not called; the
+verified claims are the context's ``claims``. The ``authorization`` entry itself never enters the
+context metadata, authenticated or not.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import unquote
 
 import grpc
@@ -37,6 +42,9 @@ ServerBefore = Callable[[grpc.ServicerContext, Mapping[str, str]], None]
 ServerAfter = Callable[[grpc.ServicerContext], None]
 """A hook run after the endpoint succeeded, e.g. to send initial or set trailing metadata."""
 
+Authenticator = Callable[[Mapping[str, str]], Mapping[str, Any]]
+"""Verifies a call's metadata (``kit.auth.BearerAuth``): the claims, or ``Unauthenticated``."""
+
 _LOG = logging.getLogger("kit.grpc")
 
 # gRPC reports "no deadline" as a time remaining of about 2**63 seconds.
@@ -50,6 +58,13 @@ def incoming_metadata(context: grpc.ServicerContext) -> dict[str, str]:
     """
     return {key: value for key, value in context.invocation_metadata()
             if isinstance(value, str) and not key.endswith("-bin")}
+
+
+def _context_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    """The call's metadata as the request context holds it: without the bearer token."""
+    if "authorization" not in metadata:
+        return metadata
+    return {key: value for key, value in metadata.items() if key != "authorization"}
 
 
 def _peer(peer: str) -> tuple[str | None, int | None]:
@@ -71,17 +86,28 @@ class _Adapter(Generic[PbReq, Req, Resp]):
         before: Sequence[ServerBefore],
         after: Sequence[ServerAfter],
         tracer: Tracer,
+        auth: Authenticator | None = None,
     ) -> None:
         self.method = method
         self._decode = decode
+        self._auth = auth
         self._before = tuple(before)
         self._after = tuple(after)
         self._tracer = tracer
         self._traced = tracer is not NOOP_TRACER
         self._service = method.strip("/").rpartition("/")[0]
 
+    def _claims(self, metadata: Mapping[str, str]) -> tuple[Mapping[str, Any] | None, KitError | None]:
+        """The verified claims of the call (None without ``auth``), or the error refusing it."""
+        if self._auth is None:
+            return None, None
+        try:
+            return self._auth(metadata), None
+        except KitError as exc:
+            return None, exc
+
     def _open(self, request: PbReq, context: grpc.ServicerContext, metadata: Mapping[str, str],
-              remaining: float, span: Span) -> Req:
+              remaining: float, span: Span, denied: KitError | None = None) -> Req:
         """Tag the span, run the hooks and decode the request, raising ``KitError`` on failure."""
         if self._traced:
             span.tag("rpc.method", self.method)
@@ -91,6 +117,8 @@ class _Adapter(Generic[PbReq, Req, Resp]):
                 span.remote_endpoint(ip=ip, port=port)
         if remaining <= 0:
             raise DeadlineExceeded("deadline exceeded before the call was handled")
+        if denied is not None:
+            raise denied
         for hook in self._before:
             hook(context, metadata)
         try:
@@ -133,8 +161,10 @@ class GRPCServer(_Adapter[PbReq, Req, Resp], Generic[PbReq, Req, Resp, PbResp]):
         before: Sequence[ServerBefore] = (),
         after: Sequence[ServerAfter] = (),
         tracer: Tracer = NOOP_TRACER,
+        auth: Authenticator | None = None,
     ) -> None:
-        super().__init__(decode, method=method, before=before, after=after, tracer=tracer)
+        super().__init__(decode, method=method, before=before, after=after, tracer=tracer,
+                         auth=auth)
         self._endpoint = endpoint
         self._encode = encode
 
@@ -142,10 +172,13 @@ class GRPCServer(_Adapter[PbReq, Req, Resp], Generic[PbReq, Req, Resp, PbResp]):
         """Handle one call; failures abort it with the matching status."""
         metadata = incoming_metadata(context)
         remaining = context.time_remaining()
-        with scope(deadline=_deadline(remaining), metadata=metadata), \
+        claims, denied = self._claims(metadata)
+        with scope(deadline=_deadline(remaining), metadata=_context_metadata(metadata),
+                   claims=claims), \
                 self._tracer.span(self.method, SpanKind.SERVER, headers=metadata) as span:
             try:
-                response = self._endpoint(self._open(request, context, metadata, remaining, span))
+                response = self._endpoint(self._open(request, context, metadata, remaining, span,
+                                                   denied))
                 for hook in self._after:
                     hook(context)
                 reply = self._encode(response)
@@ -178,8 +211,10 @@ class GRPCStreamServer(_Adapter[PbReq, Req, Resp], Generic[PbReq, Req, Resp, PbR
         before: Sequence[ServerBefore] = (),
         after: Sequence[ServerAfter] = (),
         tracer: Tracer = NOOP_TRACER,
+        auth: Authenticator | None = None,
     ) -> None:
-        super().__init__(decode, method=method, before=before, after=after, tracer=tracer)
+        super().__init__(decode, method=method, before=before, after=after, tracer=tracer,
+                         auth=auth)
         self._endpoint = endpoint
         self._encode = encode
 
@@ -188,11 +223,14 @@ class GRPCStreamServer(_Adapter[PbReq, Req, Resp], Generic[PbReq, Req, Resp, PbR
         metadata = incoming_metadata(context)
         remaining = context.time_remaining()
         status: grpc.Status | None = None
-        with scope(deadline=_deadline(remaining), metadata=metadata), \
+        claims, denied = self._claims(metadata)
+        with scope(deadline=_deadline(remaining), metadata=_context_metadata(metadata),
+                   claims=claims), \
                 self._tracer.span(self.method, SpanKind.SERVER, headers=metadata) as span:
             items: Iterator[Resp | None] | None = None
             try:
-                items = iter(self._endpoint(self._open(request, context, metadata, remaining, span)))
+                items = iter(self._endpoint(self._open(request, context, metadata, remaining, span,
+                                                   denied)))
                 for hook in self._after:
                     hook(context)
                 for item in items:

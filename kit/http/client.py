@@ -11,6 +11,8 @@ Each call:
   left from a ``Request-Timeout`` header (seconds), so deadlines cross the hop.
 - opens a CLIENT span (tags ``http.method``, ``http.path``, ``http.status_code``; errors are tagged by
   the tracer as they leave the span) and injects its context into the outgoing headers.
+- sends ``Authorization: Bearer <token>`` when given ``token`` (a string, or a callable asked for
+  the current token on every call, e.g. a ``kit.auth.RefreshingToken``).
 - turns an error response back into the kit error it came from (``kit.http.problem``), connection
   failures into ``Unavailable`` and timeouts into ``DeadlineExceeded``.
 
@@ -36,6 +38,7 @@ from urllib3.exceptions import (
 )
 
 from kit import context
+from kit.auth.tokens import TokenSource, authorization_value
 from kit.errors import DeadlineExceeded, KitError, Unavailable
 from kit.http.problem import PROBLEM_JSON, error_from_response
 from kit.http.server import TIMEOUT_HEADERS
@@ -68,6 +71,7 @@ class HTTPClient(Generic[Req, Resp]):
         tracer: Tracer = NOOP_TRACER,
         headers: Mapping[str, str] | None = None,
         name: str | None = None,
+        token: TokenSource | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -86,6 +90,7 @@ class HTTPClient(Generic[Req, Resp]):
         self._tracer = tracer
         self._headers = {"Accept": _ACCEPT, **(headers or {})}
         self._name = name or urlsplit(self._path).path
+        self._token = token
         self._host = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._host_is_ip = _is_ip(parts.hostname)
@@ -106,6 +111,8 @@ class HTTPClient(Generic[Req, Resp]):
         headers = dict(self._headers)
         body = self._encode(request, headers)
         headers[TIMEOUT_HEADERS[0]] = f"{timeout:.3f}"
+        if self._token is not None:
+            headers["Authorization"] = authorization_value(self._token)
         with self._tracer.span(self._name, SpanKind.CLIENT) as span:
             span.tag("http.method", self._method)
             span.tag("http.path", path.partition("?")[0])

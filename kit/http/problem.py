@@ -15,8 +15,9 @@ response back into the ``kit.errors`` exception it came from. The document looks
 - Anything else is an unexpected failure: a 500 ``INTERNAL`` problem whose body says nothing about
   the exception (the server adapter logs it).
 
-``Retry-After`` (whole seconds, rounded up) is set when the error carries ``retry_after``, and always
-for ``UNAVAILABLE`` (one second unless the error says otherwise).
+An ``UNAUTHENTICATED`` problem carries ``WWW-Authenticate: Bearer`` (RFC 6750), naming the scheme
+the caller must use. ``Retry-After`` (whole seconds, rounded up) is set when the error carries
+``retry_after``, and always for ``UNAVAILABLE`` (one second unless the error says otherwise).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from kit.errors import (
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:problem-type:"
+BEARER_CHALLENGE = "Bearer"
+"""The ``WWW-Authenticate`` challenge of a 401."""
 UNAVAILABLE_RETRY_AFTER = 1.0
 """Seconds a client is told to wait after a 503 whose error names no ``retry_after``."""
 
@@ -94,6 +97,8 @@ def problem_document(exc: BaseException, instance: str) -> tuple[int, dict[str, 
     retry_after = error.retry_after
     if retry_after is None and code is Code.UNAVAILABLE:
         retry_after = UNAVAILABLE_RETRY_AFTER
+    if code is Code.UNAUTHENTICATED:
+        headers["WWW-Authenticate"] = BEARER_CHALLENGE
     if retry_after is not None:
         headers["Retry-After"] = str(max(0, math.ceil(retry_after)))
     return status, doc, headers

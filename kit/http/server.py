@@ -10,6 +10,11 @@ opens a ``kit.context.scope`` with the request's metadata and deadline, decodes,
 encodes, and runs the ``after`` hooks on the response. Any exception on the way is answered by the
 error encoder (problem+json by default).
 
+Authentication: with ``auth`` (a ``kit.auth.BearerAuth``), the request's ``Authorization: Bearer``
+token is verified before anything else; a missing or bad one is answered 401 problem+json with
+``WWW-Authenticate: Bearer`` and the endpoint is not called. The verified claims are the context's
+``claims``; the header itself is then never put in the context metadata.
+
 Request context:
 
 - ``metadata``: the headers named in ``metadata_headers`` (lower-case keys), plus whatever the
@@ -49,6 +54,8 @@ BeforeHook: TypeAlias = Callable[[flask.Request], Mapping[str, str] | None]
 AfterHook: TypeAlias = Callable[[flask.Request, flask.Response], None]
 """Runs on every response the adapter produces (problems included); may change its headers.
 An exception it raises is left to Flask (``install_problem_handlers`` answers it with a 500)."""
+Authenticator: TypeAlias = Callable[[Mapping[str, str]], Mapping[str, Any]]
+"""Verifies a request's headers (``kit.auth.BearerAuth``): the claims, or ``Unauthenticated``."""
 ErrorEncoder: TypeAlias = Callable[[BaseException, flask.Request], flask.Response]
 """Answers an exception raised by a hook, the decoder, the endpoint or the encoder."""
 
@@ -120,7 +127,7 @@ def request_timeout(environ: Mapping[str, Any]) -> float | None:
 class HTTPServer(Generic[Req, Resp]):
     """A Flask view function that serves ``endpoint`` through ``decode`` and ``encode``."""
 
-    __slots__ = ("__name__", "_after", "_before", "_decode", "_encode", "_endpoint",
+    __slots__ = ("__name__", "_after", "_auth", "_before", "_decode", "_encode", "_endpoint",
                  "_error_encoder", "_metadata_keys", "_name", "_tracer")
 
     def __init__(
@@ -135,8 +142,10 @@ class HTTPServer(Generic[Req, Resp]):
         tracer: Tracer = NOOP_TRACER,
         name: str | None = None,
         metadata_headers: Iterable[str] = DEFAULT_METADATA_HEADERS,
+        auth: Authenticator | None = None,
     ) -> None:
         self._endpoint = endpoint
+        self._auth = auth
         self._decode = decode
         self._encode = encode
         self._before = tuple(before)
@@ -144,7 +153,9 @@ class HTTPServer(Generic[Req, Resp]):
         self._error_encoder = error_encoder
         self._tracer = tracer
         self._name = name
-        self._metadata_keys = tuple((h.lower(), _environ_key(h)) for h in metadata_headers)
+        # With auth on, the bearer token stays out of the context even if named here.
+        self._metadata_keys = tuple((h.lower(), _environ_key(h)) for h in metadata_headers
+                                    if auth is None or h.lower() != "authorization")
         # Flask names the URL rule's endpoint after the view function unless told otherwise.
         self.__name__ = name or getattr(endpoint, "__name__", type(self).__name__)
 
@@ -187,6 +198,7 @@ class HTTPServer(Generic[Req, Resp]):
 
     def _respond(self, request: flask.Request, view_args: Mapping[str, Any],
                  environ: Mapping[str, Any]) -> flask.Response:
+        claims = None if self._auth is None else self._auth(WSGIHeaders(environ))
         metadata: dict[str, str] | None = None
         for name, key in self._metadata_keys:
             value = environ.get(key)
@@ -199,10 +211,10 @@ class HTTPServer(Generic[Req, Resp]):
             if extra:
                 metadata = {**(metadata or {}), **{k.lower(): v for k, v in extra.items()}}
         timeout = request_timeout(environ)
-        if metadata is None and timeout is None:
+        if metadata is None and timeout is None and claims is None:
             # Nothing to add to the inherited context: skip the scope on the common path.
             return self._encode(self._endpoint(self._decode(request, view_args)))
         if timeout is not None and timeout <= 0:
             raise DeadlineExceeded("the caller's deadline passed before the request was handled")
-        with context.scope(metadata=metadata, timeout=timeout):
+        with context.scope(metadata=metadata, timeout=timeout, claims=claims):
             return self._encode(self._endpoint(self._decode(request, view_args)))

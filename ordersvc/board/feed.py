@@ -118,10 +118,12 @@ class EventFeed:
         try:
             first_in_ring = ring[0].event.position if ring else None
             if first_in_ring is None or sent + 1 < first_in_ring:
+                # Orders created in what is read here get their rows; older ones do not.
+                folded = RecentOrders(limit=PAGE)
                 for event in self._older(sent, first_in_ring):
                     if event.position > sent:
                         sent = event.position
-                        yield FeedItem(event, None)
+                        yield FeedItem(event, folded.apply(event))
             for item in ring:
                 if item.event.position > sent:
                     sent = item.event.position

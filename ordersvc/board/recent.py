@@ -56,6 +56,8 @@ class RecentOrders:
             return None
         with self._lock:
             if isinstance(decoded, OrderCreated):
+                if decoded.order_id in self._orders:
+                    return None  # folded already
                 order = aggregate.Order.created(decoded)
                 self._orders[order.order_id] = order
                 self._created.append(event.created_at)

@@ -126,6 +126,7 @@ class Topology:
         table.add_column("where")
         table.add_row("order API (HTTP)", f"http://127.0.0.1:{self.http_port}/api/orders")
         table.add_row("API docs", f"http://127.0.0.1:{self.http_port}/docs")
+        table.add_row("live board", f"http://127.0.0.1:{self.http_port}/board")
         table.add_row("order service metrics", f"http://127.0.0.1:{self.http_port}/metrics")
         table.add_row("order service gRPC", f"127.0.0.1:{self.orders_grpc_port}")
         table.add_row("event store gRPC", self.eventstore_addr.replace(",", ", "))

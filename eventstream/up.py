@@ -92,7 +92,7 @@ def child_specs(top: Topology) -> list[ChildSpec]:
         _eventstream("ordersvc", "--host", "127.0.0.1", "--port", str(top.http_port),
                      "--grpc-port", str(top.orders_grpc_port),
                      "--eventstore-addr", top.eventstore_addr,
-                     "--orders-db-url", top.orders_db_url),
+                     "--orders-db-url", top.orders_db_url, "--nats-url", top.nats_url),
         ready=lambda: _http_ok(f"http://127.0.0.1:{top.http_port}/readyz"),
         env=common_env,
     ))

@@ -8,8 +8,8 @@ environment (``EVENTSTREAM_EVENTSTORE_ADDR``, default ``127.0.0.1:50051``;
 The order domain itself (money, events, the aggregate, the event store and read model adapters) is
 the ``orders`` package, shared with the workers. Layers here, inside out: ``ports`` (idempotency
 keys) and ``service``, ``endpoints``, the transports ``http`` and ``grpc`` (with ``requests`` and
-``views``), the adapters ``idempotency``, ``schema`` and ``memory``, and the composition root
-``container``.
+``views``), the adapters ``idempotency``, ``schema`` and ``memory``, the live order board ``board`` (its
+own package, with its templates and script), and the composition root ``container``.
 """
 
 from __future__ import annotations

@@ -23,10 +23,11 @@ DEFAULT_GRPC_PORT = 50052
 @option("--orders-db-url", default="sqlite:///.eventstream/orders.db",
         help="Orders database (read model, idempotency keys), an SQLAlchemy URL.")
 @option("--zipkin-url", default="", help="Zipkin base URL; empty disables tracing.")
+@option("--nats-url", default="", help="NATS, for the board's outbox backlog and dead letters; empty: n/a.")
 @option("--threads", default=8, type=click.IntRange(1, 256), help="HTTP worker threads.")
 @option("--shutdown-grace", default=10.0, type=float, help="Seconds in-flight calls get on shutdown.")
 def ordersvc(port: int, grpc_port: int, host: str, eventstore_addr: str, orders_db_url: str,
-             zipkin_url: str, threads: int, shutdown_grace: float) -> None:
+             zipkin_url: str, nats_url: str, threads: int, shutdown_grace: float) -> None:
     """Run the order service: HTTP on --port, gRPC on --grpc-port, events in --eventstore-addr."""
     from kit import logs
     from kit.lifecycle import Served, run_until_signal
@@ -36,7 +37,8 @@ def ordersvc(port: int, grpc_port: int, host: str, eventstore_addr: str, orders_
 
     logs.configure()  # EVENTSTREAM_LOG_LEVEL / EVENTSTREAM_LOG_FORMAT: one structured line per request
     container = build(Settings(eventstore_addr=eventstore_addr, orders_db_url=orders_db_url,
-                               zipkin_url=zipkin_url or None, port=port))
+                               zipkin_url=zipkin_url or None, nats_url=nats_url or None,
+                               port=port))
     create_schema(container.engine())
     servers = OrderServers(container, host=host, port=port, grpc_port=grpc_port, threads=threads,
                            grace=shutdown_grace)

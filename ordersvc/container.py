@@ -2,7 +2,8 @@
 
 orders database engine -> read model, idempotency keys; gRPC channel -> event store client;
 -> service -> endpoints -> middleware (logging outermost, then metrics) -> HTTP app and gRPC
-servicer. Nothing is built at import time; ``close`` releases what was built.
+servicer; the live board (its own event-store client and feed) joins the HTTP app. Nothing is
+built at import time; ``close`` releases what was built.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from dataclasses import dataclass
 
 from dependency_injector import containers, providers
 
+from eventstoresvc.client import EventStoreClient
 from kit.grpc import dial
 from kit.tracing import Tracer
 from kit.zipkin.config import tracer_from_env
 from orders.engine import make_engine
 from orders.eventstore import GRPCEventStore
 from orders.readmodel import SqlReadModel
+from ordersvc.board import Board
 from ordersvc.endpoints import Endpoints, instrumented, make_endpoints
 from ordersvc.grpc import OrderServiceServicer
 from ordersvc.health import Readiness, database_probe, grpc_health_probe
@@ -37,18 +40,21 @@ class Settings:
     eventstore_addr: str = DEFAULT_EVENTSTORE_ADDR
     orders_db_url: str = DEFAULT_ORDERS_DB_URL
     zipkin_url: str | None = None
+    nats_url: str | None = None
     port: int = 3000
     eventstore_timeout: float = 5.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Settings from ``EVENTSTREAM_EVENTSTORE_ADDR``, ``EVENTSTREAM_ORDERS_DB_URL``,
-        ``EVENTSTREAM_ZIPKIN_URL`` and ``EVENTSTREAM_PORT`` (defaults where unset)."""
+        ``EVENTSTREAM_ZIPKIN_URL``, ``EVENTSTREAM_NATS_URL`` (the board's JetStream figures) and
+        ``EVENTSTREAM_PORT`` (defaults where unset)."""
         env = dict(os.environ if environ is None else environ)
         return cls(
             eventstore_addr=env.get("EVENTSTREAM_EVENTSTORE_ADDR") or DEFAULT_EVENTSTORE_ADDR,
             orders_db_url=env.get("EVENTSTREAM_ORDERS_DB_URL") or DEFAULT_ORDERS_DB_URL,
             zipkin_url=env.get("EVENTSTREAM_ZIPKIN_URL") or None,
+            nats_url=env.get("EVENTSTREAM_NATS_URL") or None,
             port=int(env.get("EVENTSTREAM_PORT") or 3000),
         )
 
@@ -84,7 +90,11 @@ class Container(containers.DeclarativeContainer):
     service = providers.Singleton(EventSourcedOrderService, event_store, read_model, idempotency)
     endpoints = providers.Singleton(instrumented_endpoints, service)
     readiness = providers.Singleton(make_readiness, channel, engine)
-    app = providers.Singleton(build_app, endpoints, readiness=readiness.provided.check, tracer=tracer)
+    # The board's long-lived stream is not traced: one span would last as long as the process.
+    board = providers.Singleton(Board, providers.Singleton(EventStoreClient, channel), engine,
+                                zipkin_url=config.zipkin_url, nats_url=config.nats_url)
+    app = providers.Singleton(build_app, endpoints, readiness=readiness.provided.check, tracer=tracer,
+                              board=board)
     servicer = providers.Singleton(OrderServiceServicer, endpoints, tracer=tracer)
 
 
@@ -93,7 +103,8 @@ def build(settings: Settings) -> Container:
     container = Container()
     container.config.from_dict({
         "eventstore_addr": settings.eventstore_addr, "orders_db_url": settings.orders_db_url,
-        "zipkin_url": settings.zipkin_url or "", "port": settings.port,
+        "zipkin_url": settings.zipkin_url or "", "nats_url": settings.nats_url or "",
+        "port": settings.port,
         "eventstore_timeout": settings.eventstore_timeout,
     })
     return container
@@ -102,6 +113,7 @@ def build(settings: Settings) -> Container:
 def close(container: Container) -> None:
     """Release the channel, the database pool and the span reporter."""
     # Providers build lazily; building a channel or an engine here costs no connection.
+    container.board().close()
     container.channel().close()
     container.engine().dispose()
     reporter = getattr(container.tracer(), "reporter", None)

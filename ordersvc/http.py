@@ -31,6 +31,7 @@ from orders import jsontext
 from orders.aggregate import Order
 from orders.ports import OrderQuery
 from ordersvc import openapi
+from ordersvc.board import Board, register_board
 from ordersvc.endpoints import CancelOrderRequest, Endpoints, GetOrderRequest, OrderHistoryRequest
 from ordersvc.requests import ListOrdersInput, parse_create_order
 from ordersvc.service import CreateOrder, IdempotencyKeyReused, check_idempotency_key
@@ -143,9 +144,11 @@ def register_operations(app: flask.Flask, readiness: Callable[[], Mapping[str, s
 
 
 def build_app(endpoints: Endpoints, *, readiness: Callable[[], Mapping[str, str]],
-              tracer: Tracer = NOOP_TRACER) -> flask.Flask:
-    """The order service's Flask app: the API plus the operational routes."""
+              tracer: Tracer = NOOP_TRACER, board: Board | None = None) -> flask.Flask:
+    """The order service's Flask app: the API, the operational routes and the live board."""
     app = create_app("ordersvc", max_content_length=MAX_BODY)
     register_api(app, endpoints, tracer=tracer)
     register_operations(app, readiness)
+    if board is not None:
+        register_board(app, board)
     return app

@@ -7,9 +7,12 @@
   ``json_body_encoder`` / ``json_decoder`` are its codecs.
 - ``install_problem_handlers`` / ``create_app`` / ``register``: the Flask app around them.
 - ``kit.http.problem``: the RFC 9457 wire format of errors, both ways.
+- ``EventStream``: Server-Sent Events over a generator (heartbeats, ``Last-Event-ID``, a bounded
+  number of subscribers); ``Broadcaster`` fans items out to subscribers that cannot slow each other.
 """
 
 from kit.http.app import create_app, install_problem_handlers, register
+from kit.http.broadcast import Broadcaster, Subscription
 from kit.http.client import HTTPClient, RequestEncoder, ResponseDecoder
 from kit.http.codecs import (
     DEFAULT_MAX_BODY,
@@ -24,9 +27,12 @@ from kit.http.codecs import (
 )
 from kit.http.problem import HTTPProblem, error_from_response, problem_response
 from kit.http.server import HTTPServer, RequestDecoder, ResponseEncoder
+from kit.http.sse import EventStream, ServerSentEvent
 
 __all__ = [
     "DEFAULT_MAX_BODY",
+    "Broadcaster",
+    "EventStream",
     "HTTPClient",
     "HTTPProblem",
     "HTTPServer",
@@ -34,6 +40,8 @@ __all__ = [
     "RequestEncoder",
     "ResponseDecoder",
     "ResponseEncoder",
+    "ServerSentEvent",
+    "Subscription",
     "create_app",
     "empty_decoder",
     "empty_response",

@@ -11,25 +11,18 @@ shows its timeline with the saga's state and the trace link. The screenshot is s
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from e2e_browser import artifact, headless_chromium
 from e2e_system import System
 
 from kit.testing.net import free_port
-from kit.testing.requires import unavailable
 from kit.testing.wait import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = Path(os.environ.get("EVENTSTREAM_TEST_ARTIFACTS") or ROOT / "test-artifacts")
-CHROMIUM = os.environ.get("EVENTSTREAM_CHROMIUM") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Tracing on so that events carry trace ids for the link; no collector listens (spans are dropped).
 ZIPKIN = f"http://127.0.0.1:{free_port()}"
 
@@ -59,20 +52,11 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
 
 
 def test_the_board_shows_an_order_go_from_pending_to_approved_without_reloading(system: System) -> None:
-    if not Path(CHROMIUM).is_file():
-        unavailable(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("Playwright is not installed: python3 -m pip install -e '.[test]'")
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    screenshot = ARTIFACTS / "board.png"
-    stalled = socket.create_connection(("127.0.0.1", system.http_port))
-    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stalled.sendall(b"GET /api/events/stream HTTP/1.1\r\nHost: x\r\n\r\n")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    screenshot = artifact("board.png")
+    with headless_chromium() as browser:
+        stalled = socket.create_connection(("127.0.0.1", system.http_port))
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.sendall(b"GET /api/events/stream HTTP/1.1\r\nHost: x\r\n\r\n")
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 700})
             page.goto(f"{system.base_url}/board")
@@ -107,6 +91,5 @@ def test_the_board_shows_an_order_go_from_pending_to_approved_without_reloading(
             assert link.startswith(f"{ZIPKIN}/zipkin/traces/")
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
-            browser.close()
             stalled.close()
     assert screenshot.stat().st_size > 10_000

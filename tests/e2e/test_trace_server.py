@@ -13,15 +13,14 @@ Without the Zipkin jar, Java or Chromium these tests skip with the install comma
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_browser import artifact, headless_chromium
 from e2e_system import PlacedOrder, System
 
 from kit.testing.requires import unavailable
@@ -30,12 +29,6 @@ from kit.testing.zipkin import ZipkinServer, running_zipkin, zipkin_missing
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = Path(os.environ.get("EVENTSTREAM_TEST_ARTIFACTS") or ROOT / "test-artifacts")
-CHROMIUM = os.environ.get("EVENTSTREAM_CHROMIUM") or "/usr/bin/chromium"
-# As root, on a machine whose network is closed: no sandbox, and no background connections.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SERVICES = {"ordersvc", "eventstoresvc", "payment-worker", "projection-worker", "review-worker",
             "saga-worker"}
 ROOT_SPAN = "post /api/orders"  # Zipkin stores span names in lower case
@@ -124,31 +117,19 @@ def test_the_server_returns_one_trace_for_the_order_across_every_service(
 
 def test_the_trace_ui_shows_every_service_of_the_order(zipkin: ZipkinServer,
                                                          traced: TracedOrder) -> None:
-    if not Path(CHROMIUM).is_file():
-        unavailable(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("Playwright is not installed: python3 -m pip install -e '.[test]'")
+    screenshot = artifact("trace-ui.png")
+    with headless_chromium() as browser:
+        # Tall enough for all of the order's span rows, which the UI lists in a scrolling pane.
+        page = browser.new_page(viewport={"width": 1400, "height": 1150})
+        page.goto(zipkin.trace_url(traced.trace_id))
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    screenshot = ARTIFACTS / "trace-ui.png"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            # Tall enough for all of the order's span rows, which the UI lists in a scrolling pane.
-            page = browser.new_page(viewport={"width": 1400, "height": 1150})
-            page.goto(zipkin.trace_url(traced.trace_id))
+        def rendered() -> str | None:
+            text = page.inner_text("body")
+            return text if all(f"{name}: " in text for name in SERVICES) else None
 
-            def rendered() -> str | None:
-                text = page.inner_text("body")
-                return text if all(f"{name}: " in text for name in SERVICES) else None
-
-            text = eventually(rendered, timeout=30, interval=0.2,
-                              describe=lambda: f"the trace page shows:\n{page.inner_text('body')[:3000]}")
-            page.screenshot(path=str(screenshot))
-        finally:
-            browser.close()
+        text = eventually(rendered, timeout=30, interval=0.2,
+                          describe=lambda: f"the trace page shows:\n{page.inner_text('body')[:3000]}")
+        page.screenshot(path=str(screenshot))
 
     assert f"ordersvc: {ROOT_SPAN}" in text
     assert re.search(rf"Services\s*{len(SERVICES)}\b", text), text[:500]

@@ -6,9 +6,14 @@ Every flag has an environment twin (``--db-url`` -> ``EVENTSTREAM_DB_URL``), see
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from kit.options import option
+from kit.options import auth_checked, auth_options, option
+
+if TYPE_CHECKING:
+    from kit.auth.settings import AuthSettings
 
 DEFAULT_DB_URL = "sqlite:///eventstore.db"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
@@ -16,7 +21,7 @@ DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 
 @click.command("eventstoresvc")
 @option("--port", default=50051, type=click.IntRange(0, 65535), help="gRPC port.")
-@option("--host", default="0.0.0.0", help="Address to listen on.")
+@option("--host", default="127.0.0.1", help="Address to listen on (beyond loopback: auth or --insecure).")
 @option("--db-url", default=DEFAULT_DB_URL, help="Event store database (SQLAlchemy URL).")
 @option("--nats-url", default=DEFAULT_NATS_URL, help="NATS server the outbox relay publishes to.")
 @option("--zipkin-url", default="", help="Zipkin base URL; empty disables tracing.")
@@ -30,21 +35,26 @@ DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 @option("--metrics-port", default=0, type=click.IntRange(0, 65535),
         help="Serve /metrics (relay leadership, backlog, requests) here; 0: off.")
 @option("--shutdown-grace", default=10.0, type=float, help="Seconds in-flight calls get on shutdown.")
+@auth_options
 def eventstoresvc(port: int, host: str, db_url: str, nats_url: str, zipkin_url: str,
                   max_event_bytes: int, max_batch_events: int, relay_lease: float, relay_poll: float,
-                  metrics_port: int, shutdown_grace: float) -> None:
-    """Run the event store: gRPC on --port, appends to --db-url, publishes to JetStream."""
+                  metrics_port: int, shutdown_grace: float, auth: AuthSettings) -> None:
+    """Run the event store: gRPC on --port, appends to --db-url, publishes to JetStream.
+
+    With auth on, appends and reads need a token with scope ``service``; health stays open.
+    """
     from eventstoresvc.container import build
     from eventstoresvc.server import EventStoreServer
     from kit import logs
     from kit.lifecycle import Served, run_until_signal
     from kit.middleware.metrics import start_metrics_server
 
+    auth_checked(auth, host)
     logs.configure()  # EVENTSTREAM_LOG_LEVEL / EVENTSTREAM_LOG_FORMAT: one structured line per request
     container = build(db_url=db_url, nats_url=nats_url, port=port, zipkin_url=zipkin_url or None,
                       max_data_bytes=max_event_bytes, max_batch_events=max_batch_events,
                       relay_lease=relay_lease, relay_poll=relay_poll)
-    server = EventStoreServer(container, host=host, port=port)
+    server = EventStoreServer(container, host=host, port=port, auth=auth.authenticator())
     metrics = start_metrics_server(metrics_port, host) if metrics_port else None
     try:
         run_until_signal([Served("eventstoresvc", server.start,

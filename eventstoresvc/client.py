@@ -19,8 +19,10 @@ import grpc
 from contracts import eventstore_pb2 as pb
 from eventstoresvc import grpc as transport
 from eventstoresvc.domain import Append, AppendOutcome, Event, EventQuery, ExpectedVersion, RecordedEvent
+from kit.auth.tokens import TokenSource
 from kit.endpoint import Endpoint, Middleware
-from kit.grpc import GRPCClient, GRPCStreamClient
+from kit.grpc import GRPCClient, GRPCStreamClient, dial
+from kit.grpc.auth import with_token
 from kit.middleware.resilience import retry
 from kit.tracing import NOOP_TRACER, Tracer
 
@@ -95,3 +97,9 @@ class EventStoreClient:
     def stream_events(self, query: EventQuery | None = None) -> Iterator[RecordedEvent]:
         """Stored then live events matching ``query``; close the iterator to cancel the stream."""
         return self._stream(query or EventQuery())
+
+
+def event_store_channel(addresses: str, token: TokenSource | None = None) -> grpc.Channel:
+    """A channel to the event store replicas at ``addresses``, sending ``token`` on every call."""
+    channel = dial(addresses)
+    return channel if token is None else with_token(channel, token)

@@ -21,6 +21,9 @@ from eventstoresvc.bootstrap import bootstrap_event_store
 from eventstoresvc.container import Container
 from eventstoresvc.grpc import SERVICE_NAME, register
 from kit import grpc as kit_grpc
+from kit.auth.bearer import Authenticator
+from kit.auth.settings import SERVICE_SCOPE
+from kit.grpc.auth import RequireToken
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +31,10 @@ log = logging.getLogger(__name__)
 class EventStoreServer:
     """Runs an event store from a configured ``Container``: ``start``, ``wait``, ``stop``."""
 
-    def __init__(self, container: Container, *, host: str = "0.0.0.0", port: int = 50051,
-                 max_workers: int = 32) -> None:
+    def __init__(self, container: Container, *, host: str = "127.0.0.1", port: int = 50051,
+                 max_workers: int = 32, auth: Authenticator | None = None) -> None:
         self._container = container
+        self._auth = auth
         self._host = host
         self._port = port
         self._max_workers = max_workers
@@ -48,11 +52,17 @@ class EventStoreServer:
         reflection.enable_server_reflection(names, server)
 
     def start(self) -> None:
-        """Create the schema if needed, serve, start the relay, report SERVING."""
+        """Create the schema if needed, serve, start the relay, report SERVING.
+
+        With ``auth``, every call but health checks and reflection needs a token with scope
+        ``service`` (UNAUTHENTICATED without a valid one, PERMISSION_DENIED without the scope).
+        """
         bootstrap_event_store(self._container.config.db_url())
+        interceptors = [] if self._auth is None else [RequireToken(self._auth, (SERVICE_SCOPE,))]
         self._server = kit_grpc.serve(
             register(self._container.servicer()), self._register_extras,
             host=self._host, port=self._port, max_workers=self._max_workers,
+            interceptors=interceptors,
         )
         self._container.relay().start()
         for name in ("", SERVICE_NAME):

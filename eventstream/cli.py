@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "bootstrap": "eventstream.bootstrap:bootstrap_command",
     "eventstoresvc": "eventstoresvc.cli:eventstoresvc",
     "ordersvc": "ordersvc.cli:ordersvc",
+    "token": "eventstream.token:token",
     "up": "eventstream.up:up",
     "worker": "workers.cli:worker",
     "replay": "workers.cli:replay",

@@ -28,7 +28,8 @@ from rich.console import Console
 from eventstream import preflight
 from eventstream.supervisor import ChildSpec, Probe, StartupError, Supervisor
 from eventstream.topology import Topology
-from kit.options import option
+from kit.auth.settings import AUTH_ENV, AuthSettings
+from kit.options import auth_checked, auth_options, option
 from kit.zipkin import server as zipkin_server
 
 WORKERS = ("payment", "projection", "review", "saga")
@@ -47,7 +48,23 @@ def _eventstream(*args: str) -> list[str]:
     return [sys.executable, "-m", "eventstream", *args]
 
 
-def child_specs(top: Topology) -> list[ChildSpec]:
+def auth_env(auth: AuthSettings) -> dict[str, str]:
+    """The environment that hands ``auth`` to every child: the secret travels in the environment,
+    never on a command line (which any local user can read); twins left unset are set empty so
+    an inherited one cannot contradict them."""
+    if not auth.enabled:
+        return {}
+    env = {name: "" for name in AUTH_ENV.values()}
+    env["EVENTSTREAM_AUTH_SECRET"] = auth.secret or ""
+    env["EVENTSTREAM_AUTH_PUBLIC_KEY"] = str(auth.public_key_file.resolve()) if auth.public_key_file else ""
+    if auth.service_token_file is not None:
+        env["EVENTSTREAM_SERVICE_TOKEN_FILE"] = str(auth.service_token_file.resolve())
+    env["EVENTSTREAM_AUTH_ISSUER"] = auth.issuer or ""
+    env["EVENTSTREAM_AUTH_AUDIENCE"] = auth.audience or ""
+    return env
+
+
+def child_specs(top: Topology, auth: AuthSettings | None = None) -> list[ChildSpec]:
     """The long-running children in start order (NATS first, the order service last)."""
     specs: list[ChildSpec] = []
     if top.trace_ui:  # first up, last down: it receives the spans of every start and stop
@@ -56,6 +73,7 @@ def child_specs(top: Topology) -> list[ChildSpec]:
             ready=lambda: zipkin_server.healthy(top.zipkin_url), start_timeout=120, stop_timeout=20,
         ))
     common_env = {"EVENTSTREAM_ZIPKIN_URL": top.zipkin_url} if top.zipkin_url else {}
+    common_env.update(auth_env(auth or AuthSettings()))
     if top.embedded_nats:
         top.nats_dir.mkdir(parents=True, exist_ok=True)
         specs.append(ChildSpec(
@@ -99,6 +117,13 @@ def child_specs(top: Topology) -> list[ChildSpec]:
     return specs
 
 
+def auth_row(auth: AuthSettings) -> tuple[str, str]:
+    """The table's line on authentication."""
+    if not auth.enabled:
+        return "auth", "off: open on 127.0.0.1 (EVENTSTREAM_AUTH_SECRET turns it on)"
+    return "auth", "on: eventstream token --sub <customer> [--scope orders:admin]"
+
+
 def bootstrap_spec(top: Topology) -> ChildSpec:
     """The one-shot bootstrap: schemas and the ORDERS stream, idempotent."""
     return ChildSpec(
@@ -133,10 +158,15 @@ def stop_order(specs: list[ChildSpec]) -> list[str]:
         help="First metrics port of the workers (one port per worker instance, counting up).")
 @option("--data-dir", default=".eventstream", type=click.Path(file_okay=False, path_type=Path),
         help="Where the embedded NATS and SQLite keep their data.")
+@auth_options
 def up(http_port: int, grpc_port: int, nats_port: int, nats_url: str, db_url: str,
        orders_db_url: str, zipkin_url: str, trace_ui: bool, trace_ui_port: int, workers: int,
-       eventstores: int, metrics_port: int, data_dir: Path) -> None:
-    """Run the whole system locally: NATS, event store, workers and the order API."""
+       eventstores: int, metrics_port: int, data_dir: Path, auth: AuthSettings) -> None:
+    """Run the whole system locally: NATS, event store, workers and the order API.
+
+    Everything listens on 127.0.0.1. With an auth secret (EVENTSTREAM_AUTH_SECRET) or public key,
+    every process requires tokens: mint them with ``eventstream token``.
+    """
     console = Console(stderr=True)
     if trace_ui and zipkin_url:
         raise click.UsageError("--trace-ui runs its own Zipkin and reports to it: leave out "
@@ -149,7 +179,8 @@ def up(http_port: int, grpc_port: int, nats_port: int, nats_url: str, db_url: st
     problem = preflight.check(top)
     if problem:
         raise click.ClickException(problem)
-    specs = child_specs(top)
+    auth_checked(auth, caller="up")
+    specs = child_specs(top, auth)
     supervisor = Supervisor(say=lambda message: console.print(f"[bold]up[/]: {message}"))
 
     started = False
@@ -172,7 +203,9 @@ def up(http_port: int, grpc_port: int, nats_port: int, nats_url: str, db_url: st
             console.print(f"[bold]up[/]: starting {spec.name}")
             supervisor.start(spec)
         started = True
-        console.print(top.table())
+        table = top.table()
+        table.add_row(*auth_row(auth))
+        console.print(table)
         supervisor.watch()
     except StartupError as exc:
         console.print(f"[bold red]up[/]: {exc}")

@@ -9,12 +9,13 @@ built at import time; ``close`` releases what was built.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dependency_injector import containers, providers
 
-from eventstoresvc.client import EventStoreClient
-from kit.grpc import dial
+from eventstoresvc.client import EventStoreClient, event_store_channel
+from kit.auth import settings as auth_settings
+from kit.auth.settings import AuthSettings
 from kit.tracing import Tracer
 from kit.zipkin.config import tracer_from_env
 from orders.engine import make_engine
@@ -26,6 +27,7 @@ from ordersvc.grpc import OrderServiceServicer
 from ordersvc.health import Readiness, database_probe, grpc_health_probe
 from ordersvc.http import build_app
 from ordersvc.idempotency import SqlIdempotencyStore
+from ordersvc.ownership import owned
 from ordersvc.service import EventSourcedOrderService, OrderService
 
 DEFAULT_EVENTSTORE_ADDR = "127.0.0.1:50051"
@@ -43,12 +45,13 @@ class Settings:
     nats_url: str | None = None
     port: int = 3000
     eventstore_timeout: float = 5.0
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Settings from ``EVENTSTREAM_EVENTSTORE_ADDR``, ``EVENTSTREAM_ORDERS_DB_URL``,
         ``EVENTSTREAM_ZIPKIN_URL``, ``EVENTSTREAM_NATS_URL`` (the board's JetStream figures) and
-        ``EVENTSTREAM_PORT`` (defaults where unset)."""
+        ``EVENTSTREAM_PORT`` and the ``EVENTSTREAM_AUTH_*`` options (defaults where unset)."""
         env = dict(os.environ if environ is None else environ)
         return cls(
             eventstore_addr=env.get("EVENTSTREAM_EVENTSTORE_ADDR") or DEFAULT_EVENTSTORE_ADDR,
@@ -56,12 +59,15 @@ class Settings:
             zipkin_url=env.get("EVENTSTREAM_ZIPKIN_URL") or None,
             nats_url=env.get("EVENTSTREAM_NATS_URL") or None,
             port=int(env.get("EVENTSTREAM_PORT") or 3000),
+            auth=auth_settings.from_env(env),
         )
 
 
-def instrumented_endpoints(service: OrderService) -> Endpoints:
-    """The service's endpoints wrapped in logging and metrics."""
-    return instrumented(make_endpoints(service))
+def instrumented_endpoints(service: OrderService, auth: AuthSettings) -> Endpoints:
+    """The service's endpoints wrapped in logging and metrics; with auth on, each caller sees only
+    its own orders inside those (``ownership``), so refusals are logged and counted too."""
+    endpoints = make_endpoints(service)
+    return instrumented(owned(endpoints, service) if auth.enabled else endpoints)
 
 
 def make_readiness(channel: object, engine: object) -> Readiness:
@@ -76,11 +82,14 @@ class Container(containers.DeclarativeContainer):
     """Everything the ``ordersvc`` process runs, wired from ``config`` (see ``Settings``)."""
 
     config = providers.Configuration()
+    auth: providers.Provider[AuthSettings] = providers.Object(AuthSettings())
+    authenticator = providers.Singleton(lambda auth: auth.authenticator(), auth)  # one token cache
 
     # No ping per checkout: after the database dropped its connections one request answers 503
     # (Retry-After) while SQLAlchemy replaces them, and a read falls back to the event store.
     engine = providers.Singleton(make_engine, config.orders_db_url, pre_ping=False)
-    channel = providers.Singleton(dial, config.eventstore_addr)
+    channel = providers.Singleton(event_store_channel, config.eventstore_addr,
+                                  providers.Callable(lambda auth: auth.service_token("ordersvc"), auth))
     tracer: providers.Provider[Tracer] = providers.Singleton(
         tracer_from_env, "ordersvc", config.zipkin_url, port=config.port)
     event_store = providers.Singleton(GRPCEventStore, channel, timeout=config.eventstore_timeout,
@@ -88,19 +97,20 @@ class Container(containers.DeclarativeContainer):
     read_model = providers.Singleton(SqlReadModel, engine)
     idempotency = providers.Singleton(SqlIdempotencyStore, engine)
     service = providers.Singleton(EventSourcedOrderService, event_store, read_model, idempotency)
-    endpoints = providers.Singleton(instrumented_endpoints, service)
+    endpoints = providers.Singleton(instrumented_endpoints, service, auth)
     readiness = providers.Singleton(make_readiness, channel, engine)
     # The board's long-lived stream is not traced: one span would last as long as the process.
     board = providers.Singleton(Board, providers.Singleton(EventStoreClient, channel), engine,
                                 zipkin_url=config.zipkin_url, nats_url=config.nats_url)
     app = providers.Singleton(build_app, endpoints, readiness=readiness.provided.check, tracer=tracer,
-                              board=board)
-    servicer = providers.Singleton(OrderServiceServicer, endpoints, tracer=tracer)
+                              board=board, auth=authenticator)
+    servicer = providers.Singleton(OrderServiceServicer, endpoints, tracer=tracer, auth=authenticator)
 
 
 def build(settings: Settings) -> Container:
     """A container configured from ``settings``."""
     container = Container()
+    container.auth.override(providers.Object(settings.auth))
     container.config.from_dict({
         "eventstore_addr": settings.eventstore_addr, "orders_db_url": settings.orders_db_url,
         "zipkin_url": settings.zipkin_url or "", "nats_url": settings.nats_url or "",

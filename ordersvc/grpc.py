@@ -16,6 +16,7 @@ import grpc
 from contracts import ordersvc_pb2 as pb
 from contracts import ordersvc_pb2_grpc as pb_grpc
 from kit import codec
+from kit.auth.bearer import Authenticator
 from kit.grpc import GRPCServer
 from kit.tracing import NOOP_TRACER, Tracer
 from orders import money
@@ -101,22 +102,23 @@ def history_to_pb(history: OrderHistory) -> pb.GetOrderEventsResponse:
 
 
 class OrderServiceServicer(pb_grpc.OrderServiceServicer):
-    """``ordersvc.OrderService`` over the order endpoints."""
+    """``ordersvc.OrderService`` over the order endpoints; with ``auth`` each call needs a token."""
 
-    def __init__(self, endpoints: Endpoints, *, tracer: Tracer = NOOP_TRACER) -> None:
+    def __init__(self, endpoints: Endpoints, *, tracer: Tracer = NOOP_TRACER,
+                 auth: Authenticator | None = None) -> None:
         def method(name: str) -> str:
             return f"/{SERVICE_NAME}/{name}"
 
         self._create = GRPCServer(endpoints.create_order, decode_create, order_to_pb,
-                                  method=method("CreateOrder"), tracer=tracer)
+                                  method=method("CreateOrder"), tracer=tracer, auth=auth)
         self._get = GRPCServer(endpoints.get_order, decode_get, order_to_pb,
-                               method=method("GetOrder"), tracer=tracer)
+                               method=method("GetOrder"), tracer=tracer, auth=auth)
         self._list = GRPCServer(endpoints.list_orders, decode_list, page_to_pb,
-                                method=method("ListOrders"), tracer=tracer)
+                                method=method("ListOrders"), tracer=tracer, auth=auth)
         self._cancel = GRPCServer(endpoints.cancel_order, decode_cancel, order_to_pb,
-                                  method=method("CancelOrder"), tracer=tracer)
+                                  method=method("CancelOrder"), tracer=tracer, auth=auth)
         self._history = GRPCServer(endpoints.order_history, decode_history, history_to_pb,
-                                   method=method("GetOrderEvents"), tracer=tracer)
+                                   method=method("GetOrderEvents"), tracer=tracer, auth=auth)
 
     def CreateOrder(self, request: pb.CreateOrderRequest,  # noqa: N802 (generated name)
                     context: grpc.ServicerContext) -> pb.Order:

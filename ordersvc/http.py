@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import flask
 
+from kit.auth.bearer import Authenticator
 from kit.errors import FieldViolation, InvalidArgument
 from kit.http import HTTPServer, create_app, json_request, query_request, register
 from kit.http.codecs import read_json_body
@@ -31,7 +32,7 @@ from orders import jsontext
 from orders.aggregate import Order
 from orders.ports import OrderQuery
 from ordersvc import openapi
-from ordersvc.board import Board, register_board
+from ordersvc.board import Board, BoardAccess, register_board
 from ordersvc.endpoints import CancelOrderRequest, Endpoints, GetOrderRequest, OrderHistoryRequest
 from ordersvc.requests import ListOrdersInput, parse_create_order
 from ordersvc.service import CreateOrder, IdempotencyKeyReused, check_idempotency_key
@@ -93,11 +94,13 @@ def decode_list_orders(request: flask.Request, view_args: Mapping[str, Any]) -> 
     return query_request(ListOrdersInput)(request, view_args).query()
 
 
-def register_api(app: flask.Flask, endpoints: Endpoints, *, tracer: Tracer = NOOP_TRACER) -> None:
-    """Route the order API on ``app``."""
+def register_api(app: flask.Flask, endpoints: Endpoints, *, tracer: Tracer = NOOP_TRACER,
+                 auth: Authenticator | None = None) -> None:
+    """Route the order API on ``app``; with ``auth`` every route needs a verified bearer token."""
 
     def server(name: str, endpoint: Callable[[Any], Any], decode: Any, encode: Any) -> HTTPServer[Any, Any]:
-        return HTTPServer(endpoint, decode, encode, error_encoder=error_encoder, tracer=tracer, name=name)
+        return HTTPServer(endpoint, decode, encode, error_encoder=error_encoder, tracer=tracer, name=name,
+                          auth=auth)
 
     register(app, "/api/orders", server(
         "POST /api/orders", endpoints.create_order, decode_create_order,
@@ -144,11 +147,20 @@ def register_operations(app: flask.Flask, readiness: Callable[[], Mapping[str, s
 
 
 def build_app(endpoints: Endpoints, *, readiness: Callable[[], Mapping[str, str]],
-              tracer: Tracer = NOOP_TRACER, board: Board | None = None) -> flask.Flask:
-    """The order service's Flask app: the API, the operational routes and the live board."""
+              tracer: Tracer = NOOP_TRACER, board: Board | None = None,
+              auth: Authenticator | None = None) -> flask.Flask:
+    """The order service's Flask app: the API, the operational routes and the live board.
+
+    With ``auth``, the API needs a bearer token and the board an operator (``orders:admin``) token;
+    health, readiness, metrics and the API description stay open.
+    """
     app = create_app("ordersvc", max_content_length=MAX_BODY)
-    register_api(app, endpoints, tracer=tracer)
+    register_api(app, endpoints, tracer=tracer, auth=auth)
     register_operations(app, readiness)
-    if board is not None:
+    if board is not None and auth is not None:
+        access = BoardAccess(auth)
+        access.register(app)
+        register_board(app, board, protect=access.protect)
+    elif board is not None:
         register_board(app, board)
     return app

@@ -8,11 +8,15 @@ Registered in ``eventstream.cli`` as ``workers.cli:worker``, ``workers.cli:repla
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 import click
 
-from kit.options import option
+from kit.options import auth_checked, auth_options, option
 from workers.settings import DEFAULT_EVENTSTORE_ADDR, DEFAULT_NATS_URL, DEFAULT_ORDERS_DB_URL
+
+if TYPE_CHECKING:
+    from kit.auth.settings import AuthSettings
 
 NAMES = ("payment", "projection", "review", "saga")
 
@@ -51,17 +55,22 @@ def _decimal(value: str) -> Decimal:
         help="Saga: seconds before a Pending order is compensated and cancelled.")
 @option("--saga-sweep-interval", default=5.0, type=click.FloatRange(0.1),
         help="Saga: seconds between sweeps.")
+@auth_options
 def worker(name: str, nats_url: str, eventstore_addr: str, orders_db_url: str, metrics_port: int,
            concurrency: int, max_batch: int, batch_concurrency: int, zipkin_url: str,
            max_deliver: int, ack_wait: float, payment_credit_limit: str,
            payment_failure_rate: float, review_closed_restaurants: str, saga_timeout: float,
-           saga_sweep_interval: float) -> None:
-    """Run worker NAME (payment, projection, review or saga) until SIGTERM / SIGINT."""
+           saga_sweep_interval: float, auth: AuthSettings) -> None:
+    """Run worker NAME (payment, projection, review or saga) until SIGTERM / SIGINT.
+
+    With auth on, it sends its own ``service`` token to the event store.
+    """
     from kit import logs
     from workers.review import parse_restaurants
     from workers.runner import run_worker
     from workers.settings import WorkerSettings
 
+    auth_checked(auth, caller=f"{name}-worker")
     logs.configure()
     settings = WorkerSettings(
         nats_url=nats_url, eventstore_addr=eventstore_addr, orders_db_url=orders_db_url,
@@ -70,7 +79,7 @@ def worker(name: str, nats_url: str, eventstore_addr: str, orders_db_url: str, m
         credit_limit=_decimal(payment_credit_limit), failure_rate=payment_failure_rate,
         closed_restaurants=tuple(parse_restaurants(review_closed_restaurants)),
         saga_timeout=saga_timeout, sweep_interval=saga_sweep_interval, max_deliver=max_deliver,
-        ack_wait=ack_wait, heartbeat=min(10.0, ack_wait / 3))
+        ack_wait=ack_wait, heartbeat=min(10.0, ack_wait / 3), auth=auth)
     run_worker(name, settings)
 
 
@@ -84,11 +93,14 @@ def replay() -> None:
         help="Event store gRPC address (host:port); replicas comma-separated.")
 @option("--orders-db-url", default=DEFAULT_ORDERS_DB_URL, help="Orders database to rebuild.")
 @option("--page-size", default=500, type=click.IntRange(1, 10_000), help="Events read per request.")
-def replay_projection(eventstore_addr: str, orders_db_url: str, page_size: int) -> None:
+@auth_options
+def replay_projection(eventstore_addr: str, orders_db_url: str, page_size: int,
+                      auth: AuthSettings) -> None:
     """Delete the projected orders and apply every stored event again, in position order."""
     from workers.console import run_replay
 
-    run_replay(eventstore_addr, orders_db_url, page_size)
+    auth_checked(auth, caller="replay")
+    run_replay(eventstore_addr, orders_db_url, page_size, auth=auth)
 
 
 @click.group("saga")

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
-from eventstoresvc.client import EventStoreClient
-from kit.grpc import dial
+from eventstoresvc.client import EventStoreClient, event_store_channel
 from kit.tracing import Tracer
 from kit.zipkin.config import tracer_from_env
 from orders.engine import make_engine
@@ -35,7 +34,7 @@ class Container(containers.DeclarativeContainer):
 
     # No ping per checkout: a failure on a connection the server dropped is redelivered and retried.
     engine = providers.Singleton(make_engine, config.orders_db_url, pre_ping=False)
-    channel = providers.Singleton(dial, config.eventstore_addr)
+    channel = providers.Singleton(event_store_channel, config.eventstore_addr, config.service_token)
     tracer: providers.Provider[Tracer] = providers.Singleton(
         tracer_from_env, config.service_name, config.zipkin_url, port=config.metrics_port)
     eventstore_client = providers.Singleton(EventStoreClient, channel, timeout=config.eventstore_timeout,
@@ -81,6 +80,7 @@ def build(settings: WorkerSettings, service_name: str = "workers") -> Container:
         "metrics_port": settings.metrics_port or None, "eventstore_timeout": settings.eventstore_timeout,
         "credit_limit": settings.credit_limit, "failure_rate": settings.failure_rate,
         "closed_restaurants": list(settings.closed_restaurants), "saga_timeout": settings.saga_timeout,
+        "service_token": settings.auth.service_token(service_name),
     })
     return container
 

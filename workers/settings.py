@@ -9,9 +9,10 @@ Every field has a command-line flag with an ``EVENTSTREAM_`` environment twin (`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
+from kit.auth.settings import AuthSettings
 from workers.gateway import DEFAULT_CREDIT_LIMIT
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
@@ -49,3 +50,5 @@ class WorkerSettings:
     eventstore_timeout: float = 5.0
     dead_letter_poll: float = 30.0
     """Seconds between refreshes of the dead-letter gauge (0: off)."""
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    """With auth on, the worker sends its own ``service`` token to the event store."""

@@ -21,16 +21,17 @@ from typing import Any
 
 import flask
 
+from ordersvc.board.access import OPEN_VIEWS, BoardAccess
 from ordersvc.board.views import Board, views
 
-__all__ = ["Board", "register_board"]
+__all__ = ["Board", "BoardAccess", "register_board"]
 
 View = Callable[..., flask.Response]
 
 
 def register_board(app: flask.Flask, board: Board, *, protect: Callable[[View], View] = lambda view: view,
                    ) -> None:
-    """Route the board's views on ``app``, each wrapped in ``protect``."""
+    """Route the board's views on ``app``, each wrapped in ``protect`` (its static files aside)."""
     for rule, (view, name) in views(board).items():
-        guarded: Any = protect(view)
+        guarded: Any = view if name in OPEN_VIEWS else protect(view)
         app.add_url_rule(rule, endpoint=name, view_func=guarded, methods=["GET"])

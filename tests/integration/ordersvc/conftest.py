@@ -8,20 +8,14 @@ same backend, and the order service's HTTP app under a real waitress server.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import urllib3
-from ordersvc_servers import database_urls, running_eventstore
+from ordersvc_servers import OrdersService, database_urls, running_eventstore, start_orders
 
-from kit.testing.http import serve_wsgi
 from kit.testing.nats import NatsServer, running_nats
 from kit.testing.net import free_port
 from kit.testing.postgres import Postgres, running_postgres
-from orders.engine import make_engine
-from ordersvc.container import Container, Settings, build, close
-from ordersvc.schema import create_schema, drop_schema
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -58,38 +52,6 @@ def eventstore(db_urls: tuple[str, str], nats_server: NatsServer) -> Iterator[st
     """A running event store service; yields its ``host:port``."""
     with running_eventstore(db_urls[0], nats_server) as address:
         yield address
-
-
-@dataclass
-class OrdersService:
-    """The running order service of a test."""
-
-    container: Container
-    base_url: str
-    http: urllib3.PoolManager
-
-    def request(self, method: str, path: str, body: object = None,
-                headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
-        """Send a request (``body`` as JSON) and return the response, whatever its status."""
-        return self.http.request(method, self.base_url + path, json=body, headers=headers,
-                                 retries=False, timeout=10.0)
-
-
-def start_orders(eventstore_addr: str, orders_db_url: str) -> Iterator[OrdersService]:
-    """Run the order service's app under waitress against ``eventstore_addr``."""
-    engine = make_engine(orders_db_url, pool_size=1)
-    drop_schema(engine)
-    create_schema(engine)
-    engine.dispose()
-    container = build(Settings(eventstore_addr=eventstore_addr, orders_db_url=orders_db_url,
-                               eventstore_timeout=2.0))
-    pool = urllib3.PoolManager(maxsize=16)
-    try:
-        with serve_wsgi(container.app(), threads=8) as base_url:
-            yield OrdersService(container, base_url, pool)
-    finally:
-        pool.clear()
-        close(container)
 
 
 @pytest.fixture

@@ -39,17 +39,20 @@ def _signing_key(secret: str, secret_file: str, private_key: str) -> tuple[objec
         raise click.UsageError("give one of --auth-secret (EVENTSTREAM_AUTH_SECRET), "
                                "--auth-secret-file or --private-key"
                                + (f" (got {', '.join(given)})" if given else ""))
+    path = Path(private_key or secret_file)
+    if not secret and not path.is_file():
+        raise click.UsageError(f"no such file: {path}")
     if private_key:
         from cryptography.hazmat.primitives.asymmetric import ec, rsa
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-        key = load_pem_private_key(Path(private_key).read_bytes(), password=None)
+        key = load_pem_private_key(path.read_bytes(), password=None)
         if isinstance(key, rsa.RSAPrivateKey):
             return key, "RS256"
         if isinstance(key, ec.EllipticCurvePrivateKey):
             return key, "ES256"
         raise click.UsageError("--private-key must be an RSA or EC private key (PEM)")
-    value = secret or Path(secret_file).read_text().strip()
+    value = secret or path.read_text().strip()
     if len(value.encode()) < MIN_SECRET_BYTES:
         raise click.UsageError(f"the auth secret must be at least {MIN_SECRET_BYTES} bytes long")
     return value, "HS256"
@@ -61,9 +64,9 @@ def _signing_key(secret: str, secret_file: str, private_key: str) -> tuple[objec
               help="A scope to grant (repeat): orders:admin for operators, service for processes.")
 @click.option("--ttl", default="1h", show_default=True, help="Lifetime: 90s, 15m, 1h, 7d.")
 @option("--auth-secret", default="", show_default=False, help="HS256 secret to sign with.")
-@option("--auth-secret-file", default="", type=click.Path(dir_okay=False, exists=True),
+@option("--auth-secret-file", default="", type=click.Path(dir_okay=False),
         help="File holding the HS256 secret.")
-@click.option("--private-key", default="", type=click.Path(dir_okay=False, exists=True),
+@click.option("--private-key", default="", type=click.Path(dir_okay=False),
               help="RSA or EC private key (PEM) to sign RS256 / ES256 with instead.")
 @option("--auth-issuer", default="", help="'iss' claim; empty: none.")
 @option("--auth-audience", default="", help="'aud' claim; empty: none.")

@@ -65,6 +65,10 @@ class System:
     metrics_port: int = field(default_factory=lambda: free_port_block(8))
     process: subprocess.Popen[bytes] | None = None
     customer_id: str = field(default_factory=lambda: f"cust-{uuid.uuid4().hex[:8]}")
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment of `eventstream up` (and so of every process it runs)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Headers sent with every request (an ``Authorization`` with auth on)."""
 
     @property
     def base_url(self) -> str:
@@ -81,7 +85,7 @@ class System:
             if value:
                 args += [flag, value]
         env = {**os.environ, "EVENTSTREAM_REVIEW_CLOSED_RESTAURANTS": CLOSED_RESTAURANT,
-               "EVENTSTREAM_LOG_LEVEL": "WARNING"}
+               "EVENTSTREAM_LOG_LEVEL": "WARNING", **self.env}
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "up.log").open("wb")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -112,7 +116,8 @@ class System:
                 headers: dict[str, str] | None = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base_url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json", **(headers or {})})
+                                         headers={"Content-Type": "application/json", **self.headers,
+                                                  **(headers or {})})
         try:
             with urllib.request.urlopen(request, timeout=15) as response:
                 return response.status, json.loads(response.read() or b"null")

@@ -13,6 +13,10 @@ message. ``BatchHandler`` runs in a worker thread with the messages the dispatch
   alone (a batch of one), so a poison message is isolated: it is retried or dead-lettered by the
   consumer's settlement policy, while the others are acknowledged as soon as their own call
   succeeds. Endpoints must be idempotent, as for every consumer (delivery is at least once).
+
+With ``auth``, each message's token is verified first and a message without a valid one is
+dead-lettered at once and left out; the batch's context carries no claims (its messages may come
+from different callers): an endpoint that needs them consumes one message at a time.
 """
 
 from __future__ import annotations
@@ -22,9 +26,20 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Generic, TypeVar
 
+from kit.auth.bearer import Authenticator
 from kit.context import scope
 from kit.endpoint import Endpoint
-from kit.nats.handler import ACKED, Outcome, failed, tag_consumer_span, undecodable
+from kit.errors import KitError
+from kit.nats.handler import (
+    ACKED,
+    Outcome,
+    context_headers,
+    failed,
+    refused,
+    tag_consumer_span,
+    undecodable,
+    verified,
+)
 from kit.nats.message import Message
 from kit.tracing import NOOP_TRACER, Span, SpanKind, Tracer
 
@@ -43,7 +58,9 @@ class BatchHandler(Generic[Req]):
         consumer: str,
         tracer: Tracer = NOOP_TRACER,
         observe: Callable[[float], None] | None = None,
+        auth: Authenticator | None = None,
     ) -> None:
+        self._auth = auth
         self._endpoint = endpoint
         self._decode = decode
         self._stream = stream
@@ -77,6 +94,11 @@ class BatchHandler(Generic[Req]):
             opened.reverse()
             for index, message in enumerate(messages):
                 try:
+                    verified(self._auth, message)
+                except KitError as exc:
+                    outcomes[index] = refused(exc, message, self._consumer)
+                    continue
+                try:
                     batch.append((index, self._decode(message)))
                 except Exception as exc:
                     outcomes[index] = undecodable(exc, opened[index])
@@ -84,7 +106,7 @@ class BatchHandler(Generic[Req]):
                 return outcomes
             first = messages[batch[0][0]]
             try:
-                with scope(metadata=first.headers):
+                with scope(metadata=context_headers(self._auth, first)):
                     self._endpoint([request for _, request in batch])
                 return outcomes
             except Exception as exc:
@@ -93,7 +115,7 @@ class BatchHandler(Generic[Req]):
                     return outcomes
             for index, request in batch:  # isolate the failure: each message alone
                 try:
-                    with scope(metadata=messages[index].headers):
+                    with scope(metadata=context_headers(self._auth, messages[index])):
                         self._endpoint([request])
                 except Exception as exc:
                     outcomes[index] = failed(exc, messages[index], self._consumer, opened[index])

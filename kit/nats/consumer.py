@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from kit.auth.bearer import Authenticator
 from kit.endpoint import Endpoint
 from kit.nats.batch import BatchHandler
 from kit.nats.deadletter import DEFAULT_STREAM
@@ -55,7 +56,10 @@ class JetStreamConsumer(Generic[Req]):
     - ``registry``: the Prometheus registry of its metrics (``kit.nats.metrics``);
     - ``lag_interval``: seconds between refreshes of the lag gauges;
     - ``settlement``: how outcomes are settled (default ``DeadLetterAfter(max_deliver, backoff)``;
-      ``discard_after(max_deliver, backoff)`` terminates instead; or a policy of one's own).
+      ``discard_after(max_deliver, backoff)`` terminates instead; or a policy of one's own);
+    - ``auth``: a ``kit.auth.BearerAuth``; every message must then carry ``Authorization: Bearer``
+      (``kit.nats.handler``): its claims are the context's, one without a valid token is
+      dead-lettered unhandled.
     """
 
     def __init__(
@@ -79,6 +83,7 @@ class JetStreamConsumer(Generic[Req]):
         registry: CollectorRegistry = REGISTRY,
         lag_interval: float = 5.0,
         settlement: SettlementPolicy | None = None,
+        auth: Authenticator | None = None,
     ) -> None:
         if max_concurrency < 1 or batch < 1 or max_deliver < 1:
             raise ValueError("max_concurrency, batch and max_deliver must be at least 1")
@@ -97,8 +102,9 @@ class JetStreamConsumer(Generic[Req]):
             lag_interval=lag_interval, settlement=settlement,
         )
         self.metrics = ConsumerMetrics(stream, self.name, registry)
+        self._auth = auth
         self._handler = Handler(endpoint, decode, stream=stream, consumer=self.name, tracer=tracer,
-                                observe=self.metrics.duration.observe)
+                                observe=self.metrics.duration.observe, auth=auth)
         self._batch: BatchHandler[Req] | None = None
         self._tally = Tally()
         self._thread: threading.Thread | None = None
@@ -121,7 +127,7 @@ class JetStreamConsumer(Generic[Req]):
         consumer.settings = dataclasses.replace(consumer.settings, max_batch=max_batch)
         consumer._batch = BatchHandler(endpoint, decode, stream=consumer.settings.stream,
                                        consumer=consumer.name, tracer=tracer,
-                                       observe=consumer.metrics.duration.observe)
+                                       observe=consumer.metrics.duration.observe, auth=consumer._auth)
         return consumer
 
     def run(self, stop: threading.Event) -> None:

@@ -13,6 +13,11 @@ happened into an ``Outcome`` the consumer's event loop acts on:
   ``retry_after`` if it has one. An unexpected exception is retried rather than dead-lettered
   because most are transient (a dropped connection surfacing as a raw driver error); a real bug
   still reaches the dead-letter stream after ``max_deliver`` attempts.
+
+With ``auth`` (a ``kit.auth.BearerAuth``) a message must carry ``Authorization: Bearer <token>`` in
+its headers: the verified claims are the context's ``claims`` while the endpoint runs, the header
+itself never enters the context, and a message without a valid token is ``DEAD_LETTER``-ed at once
+(a redelivery carries the same token), the endpoint not called.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+from kit.auth.bearer import Authenticator
 from kit.context import scope
 from kit.endpoint import Endpoint
 from kit.errors import KitError
@@ -71,6 +77,7 @@ class Handler(Generic[Req]):
         consumer: str,
         tracer: Tracer = NOOP_TRACER,
         observe: Callable[[float], None] | None = None,
+        auth: Authenticator | None = None,
     ) -> None:
         self._endpoint = endpoint
         self._decode = decode
@@ -79,6 +86,7 @@ class Handler(Generic[Req]):
         self._tracer = tracer
         self._traced = tracer is not NOOP_TRACER
         self._observe = observe
+        self._auth = auth
 
     def __call__(self, message: Message) -> Outcome:
         """Handle one message; never raises."""
@@ -90,7 +98,11 @@ class Handler(Generic[Req]):
                 self._observe(time.perf_counter() - started)
 
     def _handle(self, message: Message) -> Outcome:
-        with scope(metadata=message.headers), \
+        try:
+            claims, headers = verified(self._auth, message)
+        except KitError as exc:
+            return refused(exc, message, self._consumer)
+        with scope(metadata=headers, claims=claims), \
                 self._tracer.span(message.subject, SpanKind.CONSUMER, headers=message.headers) as span:
             if self._traced:
                 tag_consumer_span(span, message, stream=self._stream, consumer=self._consumer)
@@ -103,6 +115,30 @@ class Handler(Generic[Req]):
             except Exception as exc:
                 return failed(exc, message, self._consumer, span)
             return ACKED
+
+
+def verified(auth: Authenticator | None,
+             message: Message) -> tuple[Mapping[str, Any] | None, Mapping[str, str]]:
+    """The message's verified claims (None without ``auth``) and the headers the context gets
+    (without ``Authorization`` when ``auth`` is set); ``Unauthenticated`` for a bad token."""
+    if auth is None:
+        return None, message.headers
+    token = next((v for k, v in message.headers.items() if k.lower() == "authorization"), None)
+    return auth({} if token is None else {"authorization": token}), context_headers(auth, message)
+
+
+def context_headers(auth: Authenticator | None, message: Message) -> Mapping[str, str]:
+    """The headers a handler puts in the request context: all of them, ``Authorization`` aside
+    when ``auth`` is set (the token stays out of the context, as on HTTP and gRPC)."""
+    if auth is None:
+        return message.headers
+    return {key: value for key, value in message.headers.items() if key.lower() != "authorization"}
+
+
+def refused(exc: KitError, message: Message, consumer: str) -> Outcome:
+    """The outcome of a message whose token was refused: dead-lettered at once, logged without it."""
+    _LOG.warning("%s refused %s #%d: %s", consumer, message.subject, message.stream_sequence, exc.message)
+    return Outcome(Verdict.DEAD_LETTER, f"{exc.code.value}: {exc.message}")
 
 
 def failed(exc: Exception, message: Message, consumer: str, span: Span) -> Outcome:

@@ -101,3 +101,30 @@ def test_every_message_gets_a_consumer_span_in_its_own_trace() -> None:
     assert seen["trace"].span_id == spans[0].span_id
     assert seen["event-id"] == "e-2"
     assert current().trace is None
+
+
+def test_with_auth_a_message_without_a_valid_token_is_dead_lettered_and_left_out() -> None:
+    from kit.auth import BearerAuth, TokenVerifier, hs256_key, mint_token
+    from kit.testing.auth import OTHER_SECRET, SECRET
+
+    def signed(number: int, secret: str | None) -> Message:
+        base = message(number)
+        headers = dict(base.headers)
+        if secret is not None:
+            headers["authorization"] = f"Bearer {mint_token(secret, subject='relay')}"
+        return Message(base.subject, base.data, headers, stream_sequence=number, num_delivered=1)
+
+    store = Store()
+    seen_metadata: list[bool] = []
+
+    def endpoint(requests: Sequence[str]) -> None:
+        seen_metadata.append("authorization" in current().metadata)
+        store(requests)
+
+    handler = BatchHandler(endpoint, lambda m: m.data.decode(), stream="ORDERS", consumer="projection",
+                           auth=BearerAuth(TokenVerifier([hs256_key(SECRET)])))
+    outcomes = handler([signed(0, SECRET), signed(1, None), signed(2, OTHER_SECRET), signed(3, SECRET)])
+    assert [o.verdict for o in outcomes] == [Verdict.ACK, Verdict.DEAD_LETTER, Verdict.DEAD_LETTER, Verdict.ACK]
+    assert all(o.reason.startswith("UNAUTHENTICATED") for o in outcomes[1:3])
+    assert store.calls == [["0", "3"]]
+    assert seen_metadata == [False]

@@ -124,7 +124,8 @@ def test_with_auth_a_message_without_a_valid_token_is_dead_lettered_and_left_out
     handler = BatchHandler(endpoint, lambda m: m.data.decode(), stream="ORDERS", consumer="projection",
                            auth=BearerAuth(TokenVerifier([hs256_key(SECRET)])))
     outcomes = handler([signed(0, SECRET), signed(1, None), signed(2, OTHER_SECRET), signed(3, SECRET)])
-    assert [o.verdict for o in outcomes] == [Verdict.ACK, Verdict.DEAD_LETTER, Verdict.DEAD_LETTER, Verdict.ACK]
+    dead = Verdict.DEAD_LETTER
+    assert [o.verdict for o in outcomes] == [Verdict.ACK, dead, dead, Verdict.ACK]
     assert all(o.reason.startswith("UNAUTHENTICATED") for o in outcomes[1:3])
     assert store.calls == [["0", "3"]]
     assert seen_metadata == [False]

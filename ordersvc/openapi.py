@@ -40,6 +40,8 @@ _MONEY = {"type": "number", "multipleOf": 0.01, "minimum": 0,
                          "decimal text on input)."}
 _ERRORS = {
     "400": _problem("Invalid input; `errors` names each field at fault"),
+    "401": _problem("With auth on: no valid bearer token (`WWW-Authenticate: Bearer`)"),
+    "403": _problem("With auth on: the token may not do this (another customer's id, a missing scope)"),
     "503": _problem("A dependency is unavailable; retry after `Retry-After` seconds"),
 }
 _SCHEMAS: dict[str, Any] = {
@@ -176,14 +178,21 @@ def spec() -> dict[str, Any]:
                                       **_json(_ref("OrderHistory"))},
                               "404": _problem("No such order"), **_ERRORS},
             }},
-            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "Up"}}}},
+            "/healthz": {"get": {"summary": "Liveness", "security": [],
+                                 "responses": {"200": {"description": "Up"}}}},
             "/readyz": {"get": {"summary": "Readiness: event store and orders database reachable",
+                                "security": [],
                                 "responses": {"200": {"description": "Ready"},
                                               "503": {"description": "Not ready"}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics",
+            "/metrics": {"get": {"summary": "Prometheus metrics", "security": [],
                                  "responses": {"200": {"description": "Text exposition format"}}}},
         },
-        "components": {"schemas": _SCHEMAS},
+        "components": {"schemas": _SCHEMAS, "securitySchemes": {"bearer": {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": "Required when the service runs with auth on: `sub` is the customer id, "
+                           "scope `orders:admin` reads every customer's orders."}}},
+        # Open (no auth configured) or a bearer token: operations without their own list use this.
+        "security": [{}, {"bearer": []}],
     }
 
 

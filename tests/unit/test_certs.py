@@ -1,4 +1,5 @@
-"""kit.certs: a private CA and the leaf certificates it signs, checked with cryptography's verifier."""
+"""kit.certs and ``eventstream certs``: a private CA and the leaf certificates it signs, checked with
+cryptography's verifier."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import stat
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
+from eventstream.certs import DEFAULT_SERVICES
+from eventstream.cli import main
 from kit.certs import Issued, issue, make_ca
 from kit.testing.tls import make_pki
 
@@ -107,3 +111,61 @@ def test_make_pki_gives_a_stranger_that_the_ca_does_not_vouch_for(tmp_path: Path
     verify_server(pki.stranger, pki.other_ca, "localhost")
     with pytest.raises(VerificationError):
         verify_server(pki.stranger, pki.ca, "localhost")
+
+
+def certs_command(*args: str) -> Result:
+    return CliRunner().invoke(main, ["certs", *args])
+
+
+def test_the_certs_command_writes_a_ca_and_a_certificate_per_service(tmp_path: Path) -> None:
+    out = tmp_path / "certs"
+    result = certs_command("--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{name}.{ext}" for name in ("ca", *DEFAULT_SERVICES) for ext in ("crt", "key"))
+    ca = Issued(out / "ca.crt", out / "ca.key")
+    for service in DEFAULT_SERVICES:
+        leaf = Issued(out / f"{service}.crt", out / f"{service}.key")
+        assert stat.S_IMODE(leaf.key.stat().st_mode) == 0o600
+        assert sans(load(leaf.cert)) == [service, "localhost", "127.0.0.1"]
+        assert load(leaf.cert).subject.rfc4514_string() == f"CN={service}"
+        verify_server(leaf, ca, service)
+        assert f"{service}: {leaf.cert}" in result.output
+    assert stat.S_IMODE(ca.key.stat().st_mode) == 0o600
+    assert "(new CA)" in result.output
+
+
+def test_named_services_and_extra_hosts(tmp_path: Path) -> None:
+    result = certs_command("--out", str(tmp_path), "--service", "eventstoresvc-1",
+                           "--service", "eventstoresvc-2", "--host", "10.0.0.7", "--host", "es.internal")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.stem for p in tmp_path.glob("*.crt")) == ["ca", "eventstoresvc-1", "eventstoresvc-2"]
+    leaf = Issued(tmp_path / "eventstoresvc-2.crt", tmp_path / "eventstoresvc-2.key")
+    assert sans(load(leaf.cert)) == ["eventstoresvc-2", "localhost", "127.0.0.1", "10.0.0.7", "es.internal"]
+    verify_server(leaf, Issued(tmp_path / "ca.crt", tmp_path / "ca.key"), "10.0.0.7")
+
+
+def test_running_again_keeps_the_ca_unless_a_new_one_is_asked(tmp_path: Path) -> None:
+    assert certs_command("--out", str(tmp_path), "--service", "svc").exit_code == 0
+    ca = Issued(tmp_path / "ca.crt", tmp_path / "ca.key")
+    first_ca, first_leaf = ca.cert.read_bytes(), (tmp_path / "svc.crt").read_bytes()
+    again = certs_command("--out", str(tmp_path), "--service", "svc")
+    assert again.exit_code == 0, again.output
+    assert "(kept CA)" in again.output
+    assert ca.cert.read_bytes() == first_ca
+    assert (tmp_path / "svc.crt").read_bytes() != first_leaf
+    verify_server(Issued(tmp_path / "svc.crt", tmp_path / "svc.key"), ca, "svc")
+    renewed = certs_command("--out", str(tmp_path), "--service", "svc", "--new-ca")
+    assert renewed.exit_code == 0, renewed.output
+    assert ca.cert.read_bytes() != first_ca
+    verify_server(Issued(tmp_path / "svc.crt", tmp_path / "svc.key"), ca, "svc")
+
+
+def test_the_certs_command_refuses_half_a_ca_and_a_service_named_ca(tmp_path: Path) -> None:
+    (tmp_path / "ca.key").write_text("orphan")
+    result = certs_command("--out", str(tmp_path))
+    assert result.exit_code != 0
+    assert "ca.key exists without" in result.output
+    assert (tmp_path / "ca.key").read_text() == "orphan"
+    named_ca = certs_command("--out", str(tmp_path / "x"), "--service", "ca")
+    assert named_ca.exit_code != 0 and "CA's file name" in named_ca.output

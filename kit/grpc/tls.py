@@ -15,8 +15,9 @@ serves and presents the same certificate::
     EVENTSTREAM_TLS_SERVER_NAME                 the name a client expects in the server's certificate
                                                 (when it dials an address the certificate does not name)
 
-Files are read when credentials are made; a missing or unreadable one is a one-line ``ValueError``
-naming it, never a handshake failure later.
+Files are read when credentials are made (``from_env`` makes them at once): a missing, unreadable
+or non-PEM file, or a key that is not its certificate's, is a one-line ``ValueError`` naming the
+file, where gRPC itself would only fail to bind or to handshake.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 ENV_CERT = "EVENTSTREAM_TLS_CERT"
 ENV_KEY = "EVENTSTREAM_TLS_KEY"
@@ -35,8 +38,6 @@ ENV_CA = "EVENTSTREAM_TLS_CA"
 ENV_SERVER_NAME = "EVENTSTREAM_TLS_SERVER_NAME"
 ENV_NAMES: tuple[str, ...] = (ENV_CERT, ENV_KEY, ENV_CA, ENV_SERVER_NAME)
 """Every environment variable ``ServerTLS.from_env`` and ``ClientTLS.from_env`` read."""
-
-_PEM_MARKERS = {"certificate": b"CERTIFICATE-----", "key": b"PRIVATE KEY-----", "CA": b"CERTIFICATE-----"}
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,11 @@ class ServerTLS:
     client_ca: Path | None = None
 
     def credentials(self) -> grpc.ServerCredentials:
-        """gRPC server credentials; raises ValueError naming a file that cannot be read."""
-        pair = (_read(self.key, "key"), _read(self.cert, "certificate"))
+        """gRPC server credentials; raises ValueError naming a file that is missing or wrong."""
+        pair = _key_pair(self.cert, self.key)
         if self.client_ca is None:
             return grpc.ssl_server_credentials([pair])
-        return grpc.ssl_server_credentials([pair], root_certificates=_read(self.client_ca, "CA"),
+        return grpc.ssl_server_credentials([pair], root_certificates=_read_ca(self.client_ca),
                                            require_client_auth=True)
 
     @classmethod
@@ -95,11 +96,13 @@ class ClientTLS:
             raise ValueError("a client certificate needs its key and a key its certificate")
 
     def credentials(self) -> grpc.ChannelCredentials:
-        """gRPC channel credentials; raises ValueError naming a file that cannot be read."""
+        """gRPC channel credentials; raises ValueError naming a file that is missing or wrong."""
+        key = cert = None
+        if self.cert is not None and self.key is not None:
+            key, cert = _key_pair(self.cert, self.key)
         return grpc.ssl_channel_credentials(
-            root_certificates=None if self.ca is None else _read(self.ca, "CA"),
-            private_key=None if self.key is None else _read(self.key, "key"),
-            certificate_chain=None if self.cert is None else _read(self.cert, "certificate"),
+            root_certificates=None if self.ca is None else _read_ca(self.ca),
+            private_key=key, certificate_chain=cert,
         )
 
     def options(self) -> list[tuple[str, Any]]:
@@ -134,9 +137,32 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
 
 def _read(path: Path, what: str) -> bytes:
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
         raise ValueError(f"cannot read TLS {what} file {path}: {exc.strerror}") from None
-    if _PEM_MARKERS[what] not in data:
-        raise ValueError(f"TLS {what} file {path} holds no PEM {what}")
-    return data
+
+
+def _certificates(path: Path, what: str) -> tuple[bytes, list[x509.Certificate]]:
+    data = _read(path, what)
+    try:
+        return data, x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise ValueError(f"TLS {what} file {path} holds no PEM certificate") from None
+
+
+def _read_ca(path: Path) -> bytes:
+    return _certificates(path, "CA")[0]
+
+
+def _key_pair(cert_path: Path, key_path: Path) -> tuple[bytes, bytes]:
+    """(key, certificate chain) PEM, checked to belong together: gRPC would only say "cannot bind"."""
+    cert, chain = _certificates(cert_path, "certificate")
+    key = _read(key_path, "key")
+    try:
+        private = serialization.load_pem_private_key(key, password=None)
+    except (ValueError, TypeError):  # TypeError: the key is encrypted
+        raise ValueError(f"TLS key file {key_path} holds no unencrypted PEM private key") from None
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if private.public_key().public_bytes(*spki) != chain[0].public_key().public_bytes(*spki):
+        raise ValueError(f"TLS key file {key_path} is not the key of certificate {cert_path}")
+    return key, cert

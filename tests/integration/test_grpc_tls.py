@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 import pytest
 
+from eventstream.certs import write_certs
 from kit import errors
 from kit.auth import BearerAuth, TokenVerifier, hs256_key, mint_token
 from kit.certs import issue
@@ -171,6 +172,23 @@ def test_from_env_reads_the_process_environment(pki: TestPKI, monkeypatch: pytes
     assert ClientTLS.from_env() == ClientTLS(ca=pki.ca.cert, cert=pki.client.cert, key=pki.client.key)
 
 
+def test_certificates_from_eventstream_certs_carry_mutual_tls_between_services(tmp_path: Path) -> None:
+    write_certs(tmp_path, ["eventstoresvc", "ordersvc"])
+
+    def env(service: str, **extra: str) -> dict[str, str]:
+        return {ENV_CA: str(tmp_path / "ca.crt"), ENV_CERT: str(tmp_path / f"{service}.crt"),
+                ENV_KEY: str(tmp_path / f"{service}.key"), **extra}
+
+    server_tls = ServerTLS.from_env(env("eventstoresvc"))
+    assert server_tls is not None and server_tls.client_ca is not None
+    with tls_server(server_tls) as target:
+        assert call(dial(target, tls=ClientTLS.from_env(env("ordersvc")))) == Pong(7)
+        by_name = ClientTLS.from_env(env("ordersvc", **{ENV_SERVER_NAME: "eventstoresvc"}))
+        assert call(dial(target, tls=by_name)) == Pong(7)
+        with pytest.raises(errors.Unavailable):  # ordersvc's certificate does not name eventstoresvc
+            call(dial(target, tls=ClientTLS.from_env(env("ordersvc", **{ENV_SERVER_NAME: "ordersvc"}))))
+
+
 def test_env_names_list_every_variable_read() -> None:
     assert ENV_NAMES == ("EVENTSTREAM_TLS_CERT", "EVENTSTREAM_TLS_KEY", "EVENTSTREAM_TLS_CA",
                          "EVENTSTREAM_TLS_SERVER_NAME")
@@ -185,8 +203,17 @@ def test_a_missing_file_is_a_one_line_error_naming_it(pki: TestPKI, tmp_path: Pa
         ClientTLS.from_env({ENV_CA: str(missing)})
     with pytest.raises(ValueError, match=r"gone\.crt"):
         dial("127.0.0.1:1", tls=ClientTLS(ca=missing))
-    with pytest.raises(ValueError, match=r"server\.crt.*no PEM key"):
+    with pytest.raises(ValueError, match=r"server\.crt holds no unencrypted PEM private key"):
         ServerTLS(cert=pki.server.cert, key=pki.server.cert).credentials()
+    with pytest.raises(ValueError, match=r"ca\.key holds no PEM certificate"):
+        ClientTLS(ca=pki.ca.key).credentials()
+
+
+def test_a_key_that_is_not_the_certificates_is_named(pki: TestPKI) -> None:
+    with pytest.raises(ValueError, match=r"client\.key is not the key of certificate .*server\.crt"):
+        ServerTLS(cert=pki.server.cert, key=pki.client.key).credentials()
+    with pytest.raises(ValueError, match=r"server\.key is not the key of certificate .*client\.crt"):
+        ClientTLS(ca=pki.ca.cert, cert=pki.client.cert, key=pki.server.key).credentials()
 
 
 def test_half_a_key_pair_is_refused(pki: TestPKI) -> None:
@@ -196,3 +223,8 @@ def test_half_a_key_pair_is_refused(pki: TestPKI) -> None:
         ClientTLS.from_env({ENV_CA: str(pki.ca.cert), ENV_KEY: str(pki.server.key)})
     with pytest.raises(ValueError, match="key"):
         ClientTLS(ca=pki.ca.cert, cert=pki.client.cert)
+
+
+def test_dial_takes_tls_or_ready_made_credentials_not_both(pki: TestPKI) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        dial("127.0.0.1:1", tls=ClientTLS(ca=pki.ca.cert), credentials=grpc.ssl_channel_credentials())

@@ -14,6 +14,7 @@ import click
 COMMANDS: dict[str, str] = {
     "bench": "eventstream.bench:bench",
     "bootstrap": "eventstream.bootstrap:bootstrap_command",
+    "certs": "eventstream.certs:certs",
     "eventstoresvc": "eventstoresvc.cli:eventstoresvc",
     "ordersvc": "ordersvc.cli:ordersvc",
     "token": "eventstream.token:token",

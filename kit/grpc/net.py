@@ -10,6 +10,12 @@ and spreads calls over all of them with gRPC's ``round_robin`` policy; a replica
 skipped once its connection fails, so a retried call lands on another. A ``dns:///name:port``
 target whose name resolves to several addresses is balanced the same way.
 
+TLS: ``dial(target, tls=ClientTLS(ca=...))`` opens a TLS channel and ``serve(..., tls=ServerTLS(...))``
+(or ``bind(server, host, port, tls=...)`` for a server from ``new_server``) serves TLS, mutual TLS when
+the server names a client CA (``kit.grpc.tls``). Over TLS, every replica of a ``host1:p1,host2:p2``
+list must hold a certificate naming ``host1`` (the channel's one authority), or give the name all
+replica certificates share as ``ClientTLS(server_name=...)``, e.g. the service's name.
+
 Stopping a server: ``shutdown(server, grace)`` refuses new calls at once, lets calls in flight finish
 for ``grace`` seconds, then cancels the rest (streaming endpoints see the cancellation and their
 ``finally`` blocks run) and returns when the server has stopped.
@@ -23,6 +29,8 @@ from concurrent import futures
 from typing import Any, TypeAlias, Union
 
 import grpc
+
+from kit.grpc.tls import ClientTLS, ServerTLS
 
 # A Union, not "|": grpc's handler class is only generic in its type stubs, so it must stay quoted.
 Registration: TypeAlias = Union["grpc.GenericRpcHandler[Any, Any]", Callable[[grpc.Server], None]]
@@ -63,15 +71,29 @@ def dial(
     *,
     options: Options = (),
     credentials: grpc.ChannelCredentials | None = None,
+    tls: ClientTLS | None = None,
 ) -> grpc.Channel:
-    """Open a channel to ``target`` (``host:port`` or any gRPC target URI); TLS with ``credentials``.
+    """Open a channel to ``target`` (``host:port`` or any gRPC target URI); TLS with ``tls``.
 
-    A comma-separated list of ``host:port`` is one channel over all of them (see the module's
+    ``tls`` verifies the server (and presents a client certificate for mutual TLS); ``credentials``
+    are ready-made channel credentials instead, for anything ``ClientTLS`` does not cover. A
+    comma-separated list of ``host:port`` is one channel over all of them (see the module's
     docstring). The channel connects lazily, on the first call; close it with ``channel.close()``.
+    Raises ValueError when both ``tls`` and ``credentials`` are given or a TLS file cannot be read.
     """
+    first = target.split(",")[0].strip()
     if "," in target:
         target = replicas_target(target)
-    merged = _merge(CHANNEL_OPTIONS, options)
+    secure: Options = ()
+    if tls is not None:
+        if credentials is not None:
+            raise ValueError("give dial either tls or credentials, not both")
+        credentials = tls.credentials()
+        secure = tls.options()
+    if credentials is not None and target.startswith(("ipv4:", "ipv6:")) and "," in target:
+        # Resolved replicas have no name of their own: verify them against the first one as given.
+        secure = [("grpc.default_authority", first), *secure]
+    merged = _merge(CHANNEL_OPTIONS, [*secure, *options])
     if credentials is not None:
         return grpc.secure_channel(target, credentials, options=merged)
     return grpc.insecure_channel(target, options=merged)
@@ -131,17 +153,34 @@ def serve(
     max_concurrent_rpcs: int | None = None,
     options: Options = (),
     interceptors: Sequence[grpc.ServerInterceptor[Any, Any]] = (),
+    tls: ServerTLS | None = None,
 ) -> grpc.Server:
-    """Start a plaintext server on ``host:port`` serving ``registrations``; stop it with ``shutdown``.
+    """Start a server on ``host:port`` serving ``registrations``; stop it with ``shutdown``.
 
-    Raises ``RuntimeError`` if the address cannot be bound (e.g. the port is taken).
+    Plaintext, or TLS with ``tls`` (mutual TLS when it names a client CA). Raises ``RuntimeError``
+    if the address cannot be bound (e.g. the port is taken), ValueError if a TLS file cannot be read.
     """
     server = new_server(*registrations, max_workers=max_workers,
                         max_concurrent_rpcs=max_concurrent_rpcs, options=options,
                         interceptors=interceptors)
-    server.add_insecure_port(address(host, port))
+    bind(server, host, port, tls=tls)
     server.start()
     return server
+
+
+def bind(server: grpc.Server, host: str, port: int, *, tls: ServerTLS | None = None) -> int:
+    """Listen on ``host:port`` (port 0: one the system picks), TLS with ``tls``; return the port.
+
+    Raises ``RuntimeError`` if the address cannot be bound, ValueError if a TLS file cannot be read.
+    """
+    target = address(host, port)
+    if tls is None:
+        bound = server.add_insecure_port(target)
+    else:
+        bound = server.add_secure_port(target, tls.credentials())
+    if bound == 0:  # older grpcio reports a failed bind this way instead of raising
+        raise RuntimeError(f"cannot listen on {target}")
+    return bound
 
 
 def address(host: str, port: int) -> str:

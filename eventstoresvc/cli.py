@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kit.options import auth_checked, auth_options, option
+from kit.options import auth_checked, auth_options, option, tls_from_env
 
 if TYPE_CHECKING:
     from kit.auth.settings import AuthSettings
@@ -42,6 +42,7 @@ def eventstoresvc(port: int, host: str, db_url: str, nats_url: str, zipkin_url: 
     """Run the event store: gRPC on --port, appends to --db-url, publishes to JetStream.
 
     With auth on, appends and reads need a token with scope ``service``; health stays open.
+    With ``EVENTSTREAM_TLS_CERT`` / ``_KEY`` it serves TLS, mutual TLS with ``EVENTSTREAM_TLS_CA``.
     """
     from eventstoresvc.container import build
     from eventstoresvc.server import EventStoreServer
@@ -50,11 +51,13 @@ def eventstoresvc(port: int, host: str, db_url: str, nats_url: str, zipkin_url: 
     from kit.middleware.metrics import start_metrics_server
 
     auth_checked(auth, host)
+    server_tls, _ = tls_from_env()
     logs.configure()  # EVENTSTREAM_LOG_LEVEL / EVENTSTREAM_LOG_FORMAT: one structured line per request
     container = build(db_url=db_url, nats_url=nats_url, port=port, zipkin_url=zipkin_url or None,
                       max_data_bytes=max_event_bytes, max_batch_events=max_batch_events,
                       relay_lease=relay_lease, relay_poll=relay_poll)
-    server = EventStoreServer(container, host=host, port=port, auth=auth.authenticator())
+    server = EventStoreServer(container, host=host, port=port, auth=auth.authenticator(),
+                              tls=server_tls)
     metrics = start_metrics_server(metrics_port, host) if metrics_port else None
     try:
         run_until_signal([Served("eventstoresvc", server.start,

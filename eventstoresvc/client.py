@@ -21,7 +21,7 @@ from eventstoresvc import grpc as transport
 from eventstoresvc.domain import Append, AppendOutcome, Event, EventQuery, ExpectedVersion, RecordedEvent
 from kit.auth.tokens import TokenSource
 from kit.endpoint import Endpoint, Middleware
-from kit.grpc import GRPCClient, GRPCStreamClient, dial
+from kit.grpc import ClientTLS, GRPCClient, GRPCStreamClient, dial
 from kit.grpc.auth import with_token
 from kit.middleware.resilience import retry
 from kit.tracing import NOOP_TRACER, Tracer
@@ -99,7 +99,9 @@ class EventStoreClient:
         return self._stream(query or EventQuery())
 
 
-def event_store_channel(addresses: str, token: TokenSource | None = None) -> grpc.Channel:
-    """A channel to the event store replicas at ``addresses``, sending ``token`` on every call."""
-    channel = dial(addresses)
+def event_store_channel(addresses: str, token: TokenSource | None = None,
+                        tls: ClientTLS | None = None) -> grpc.Channel:
+    """A channel to the event store replicas at ``addresses`` (over ``tls`` when given), sending
+    ``token`` on every call."""
+    channel = dial(addresses, tls=tls)
     return channel if token is None else with_token(channel, token)

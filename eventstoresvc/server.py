@@ -24,6 +24,7 @@ from kit import grpc as kit_grpc
 from kit.auth.bearer import Authenticator
 from kit.auth.settings import SERVICE_SCOPE
 from kit.grpc.auth import RequireToken
+from kit.grpc.tls import ServerTLS
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,11 @@ class EventStoreServer:
     """Runs an event store from a configured ``Container``: ``start``, ``wait``, ``stop``."""
 
     def __init__(self, container: Container, *, host: str = "127.0.0.1", port: int = 50051,
-                 max_workers: int = 32, auth: Authenticator | None = None) -> None:
+                 max_workers: int = 32, auth: Authenticator | None = None,
+                 tls: ServerTLS | None = None) -> None:
         self._container = container
         self._auth = auth
+        self._tls = tls
         self._host = host
         self._port = port
         self._max_workers = max_workers
@@ -56,13 +59,14 @@ class EventStoreServer:
 
         With ``auth``, every call but health checks and reflection needs a token with scope
         ``service`` (UNAUTHENTICATED without a valid one, PERMISSION_DENIED without the scope).
+        With ``tls`` it serves TLS (mutual TLS when it names a client CA).
         """
         bootstrap_event_store(self._container.config.db_url())
         interceptors = [] if self._auth is None else [RequireToken(self._auth, (SERVICE_SCOPE,))]
         self._server = kit_grpc.serve(
             register(self._container.servicer()), self._register_extras,
             host=self._host, port=self._port, max_workers=self._max_workers,
-            interceptors=interceptors,
+            interceptors=interceptors, tls=self._tls,
         )
         self._container.relay().start()
         for name in ("", SERVICE_NAME):

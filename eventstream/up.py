@@ -29,6 +29,7 @@ from eventstream import preflight
 from eventstream.supervisor import ChildSpec, Probe, StartupError, Supervisor
 from eventstream.topology import Topology
 from kit.auth.settings import AUTH_ENV, AuthSettings
+from kit.grpc.tls import ENV_NAMES as TLS_ENV
 from kit.options import auth_checked, auth_options, option
 from kit.zipkin import server as zipkin_server
 
@@ -74,6 +75,8 @@ def child_specs(top: Topology, auth: AuthSettings | None = None) -> list[ChildSp
         ))
     common_env = {"EVENTSTREAM_ZIPKIN_URL": top.zipkin_url} if top.zipkin_url else {}
     common_env.update(auth_env(auth or AuthSettings()))
+    # Local processes talk plaintext on 127.0.0.1 (the probes above do too): TLS is for deploy/.
+    common_env.update(dict.fromkeys(TLS_ENV, ""))
     if top.embedded_nats:
         top.nats_dir.mkdir(parents=True, exist_ok=True)
         specs.append(ChildSpec(

@@ -75,6 +75,18 @@ def auth_options(command: F) -> F:
     return typing.cast(F, wrapped)
 
 
+def tls_from_env() -> tuple[Any, Any]:
+    """This process's gRPC TLS, server side and client side (``kit.grpc.tls``, from
+    ``EVENTSTREAM_TLS_CERT`` / ``_KEY`` / ``_CA`` / ``_SERVER_NAME``; None each when unset); a
+    missing or mismatched file is a usage error naming it."""
+    from kit.grpc.tls import ClientTLS, ServerTLS
+
+    try:
+        return ServerTLS.from_env(), ClientTLS.from_env()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def auth_checked(auth: Any, *hosts: str, caller: str | None = None) -> None:
     """Usage errors (one line) for what ``auth`` cannot do: listen on ``hosts`` (with auth off, only
     loopback unless insecure), or, for a process named ``caller`` that calls other services, find

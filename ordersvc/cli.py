@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kit.options import auth_checked, auth_options, option
+from kit.options import auth_checked, auth_options, option, tls_from_env
 
 if TYPE_CHECKING:
     from kit.auth.settings import AuthSettings
@@ -48,11 +48,12 @@ def ordersvc(port: int, grpc_port: int, host: str, eventstore_addr: str, orders_
     from ordersvc.servers import OrderServers
 
     auth_checked(auth, host, caller="ordersvc")
+    server_tls, client_tls = tls_from_env()
     logs.configure()  # EVENTSTREAM_LOG_LEVEL / EVENTSTREAM_LOG_FORMAT: one structured line per request
     container = build(Settings(eventstore_addr=eventstore_addr, orders_db_url=orders_db_url,
                                zipkin_url=zipkin_url or None, nats_url=nats_url or None,
-                               port=port, auth=auth))
+                               port=port, auth=auth, client_tls=client_tls))
     create_schema(container.engine())
     servers = OrderServers(container, host=host, port=port, grpc_port=grpc_port, threads=threads,
-                           grace=shutdown_grace)
+                           grace=shutdown_grace, tls=server_tls)
     run_until_signal([Served("ordersvc", servers.start, servers.stop)])

@@ -16,6 +16,7 @@ from dependency_injector import containers, providers
 from eventstoresvc.client import EventStoreClient, event_store_channel
 from kit.auth import settings as auth_settings
 from kit.auth.settings import AuthSettings
+from kit.grpc.tls import ClientTLS
 from kit.tracing import Tracer
 from kit.zipkin.config import tracer_from_env
 from orders.engine import make_engine
@@ -46,6 +47,8 @@ class Settings:
     port: int = 3000
     eventstore_timeout: float = 5.0
     auth: AuthSettings = field(default_factory=AuthSettings)
+    client_tls: ClientTLS | None = None
+    """TLS to the event store (``kit.grpc.tls``); None: plaintext."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -60,6 +63,7 @@ class Settings:
             nats_url=env.get("EVENTSTREAM_NATS_URL") or None,
             port=int(env.get("EVENTSTREAM_PORT") or 3000),
             auth=auth_settings.from_env(env),
+            client_tls=ClientTLS.from_env(env),
         )
 
 
@@ -83,13 +87,15 @@ class Container(containers.DeclarativeContainer):
 
     config = providers.Configuration()
     auth: providers.Provider[AuthSettings] = providers.Object(AuthSettings())
+    client_tls: providers.Provider[ClientTLS | None] = providers.Object(None)
     authenticator = providers.Singleton(lambda auth: auth.authenticator(), auth)  # one token cache
 
     # No ping per checkout: after the database dropped its connections one request answers 503
     # (Retry-After) while SQLAlchemy replaces them, and a read falls back to the event store.
     engine = providers.Singleton(make_engine, config.orders_db_url, pre_ping=False)
     channel = providers.Singleton(event_store_channel, config.eventstore_addr,
-                                  providers.Callable(lambda auth: auth.service_token("ordersvc"), auth))
+                                  providers.Callable(lambda auth: auth.service_token("ordersvc"), auth),
+                                  client_tls)
     tracer: providers.Provider[Tracer] = providers.Singleton(
         tracer_from_env, "ordersvc", config.zipkin_url, port=config.port)
     event_store = providers.Singleton(GRPCEventStore, channel, timeout=config.eventstore_timeout,
@@ -111,6 +117,7 @@ def build(settings: Settings) -> Container:
     """A container configured from ``settings``."""
     container = Container()
     container.auth.override(providers.Object(settings.auth))
+    container.client_tls.override(providers.Object(settings.client_tls))
     container.config.from_dict({
         "eventstore_addr": settings.eventstore_addr, "orders_db_url": settings.orders_db_url,
         "zipkin_url": settings.zipkin_url or "", "nats_url": settings.nats_url or "",

@@ -10,6 +10,7 @@ import grpc
 import waitress.server
 
 from kit import grpc as kit_grpc
+from kit.grpc.tls import ServerTLS
 from ordersvc.container import close
 from ordersvc.grpc import register
 
@@ -23,8 +24,9 @@ class OrderServers:
     """Serve ``container``'s Flask app and gRPC servicer; ``stop`` drains both, then frees the container."""
 
     def __init__(self, container: Container, *, host: str, port: int, grpc_port: int,
-                 threads: int, grace: float) -> None:
+                 threads: int, grace: float, tls: ServerTLS | None = None) -> None:
         self._container = container
+        self._tls = tls
         self._host, self._port, self._grpc_port = host, port, grpc_port
         self._threads = threads
         self._grace = grace
@@ -35,7 +37,7 @@ class OrderServers:
     def start(self) -> None:
         """Bind and serve both ports (raises if either cannot be bound)."""
         self._grpc = kit_grpc.serve(register(self._container.servicer()), host=self._host,
-                                    port=self._grpc_port)
+                                    port=self._grpc_port, tls=self._tls)
         self._http = http = waitress.server.create_server(self._container.app(), host=self._host,
                                                           port=self._port, threads=self._threads,
                                                           ident="ordersvc")

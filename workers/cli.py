@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kit.options import auth_checked, auth_options, option
+from kit.options import auth_checked, auth_options, option, tls_from_env
 from workers.settings import DEFAULT_EVENTSTORE_ADDR, DEFAULT_NATS_URL, DEFAULT_ORDERS_DB_URL
 
 if TYPE_CHECKING:
@@ -71,6 +71,7 @@ def worker(name: str, nats_url: str, eventstore_addr: str, orders_db_url: str, m
     from workers.settings import WorkerSettings
 
     auth_checked(auth, caller=f"{name}-worker")
+    _, client_tls = tls_from_env()
     logs.configure()
     settings = WorkerSettings(
         nats_url=nats_url, eventstore_addr=eventstore_addr, orders_db_url=orders_db_url,
@@ -79,7 +80,8 @@ def worker(name: str, nats_url: str, eventstore_addr: str, orders_db_url: str, m
         credit_limit=_decimal(payment_credit_limit), failure_rate=payment_failure_rate,
         closed_restaurants=tuple(parse_restaurants(review_closed_restaurants)),
         saga_timeout=saga_timeout, sweep_interval=saga_sweep_interval, max_deliver=max_deliver,
-        ack_wait=ack_wait, heartbeat=min(10.0, ack_wait / 3), auth=auth)
+        ack_wait=ack_wait, heartbeat=min(10.0, ack_wait / 3), auth=auth,
+        client_tls=client_tls)
     run_worker(name, settings)
 
 
@@ -100,7 +102,8 @@ def replay_projection(eventstore_addr: str, orders_db_url: str, page_size: int,
     from workers.console import run_replay
 
     auth_checked(auth, caller="replay")
-    run_replay(eventstore_addr, orders_db_url, page_size, auth=auth)
+    _, client_tls = tls_from_env()
+    run_replay(eventstore_addr, orders_db_url, page_size, auth=auth, client_tls=client_tls)
 
 
 @click.group("saga")

@@ -18,6 +18,7 @@ from rich.progress import (
 from rich.table import Table
 
 from kit.auth.settings import AuthSettings
+from kit.grpc.tls import ClientTLS
 from orders.ports import ApplyOutcome, RecordedEvent
 from workers.container import build, close
 from workers.settings import WorkerSettings
@@ -66,14 +67,15 @@ def list_dead_letters(nats_url: str, stream: str = "DLQ", console: Console | Non
 
 def run_replay(eventstore_addr: str, orders_db_url: str, page_size: int = 500,
                console: Console | None = None, auth: AuthSettings | None = None,
-               ) -> dict[ApplyOutcome, int]:
+               client_tls: ClientTLS | None = None) -> dict[ApplyOutcome, int]:
     """Rebuild the read model at ``orders_db_url`` from the event store, showing progress."""
     from orders.schema import create_schema
     from workers.replay import replay_projection
 
     out = console or Console()
     container = build(WorkerSettings(orders_db_url=orders_db_url, eventstore_addr=eventstore_addr,
-                                     eventstore_timeout=30.0, auth=auth or AuthSettings()),
+                                     eventstore_timeout=30.0, auth=auth or AuthSettings(),
+                                     client_tls=client_tls),
                     service_name="replay")
     columns = (SpinnerColumn(), TextColumn("[bold]replaying projection"), BarColumn(),
                MofNCompleteColumn(), TextColumn("position {task.fields[position]}"), TimeElapsedColumn())

@@ -34,7 +34,8 @@ class Container(containers.DeclarativeContainer):
 
     # No ping per checkout: a failure on a connection the server dropped is redelivered and retried.
     engine = providers.Singleton(make_engine, config.orders_db_url, pre_ping=False)
-    channel = providers.Singleton(event_store_channel, config.eventstore_addr, config.service_token)
+    channel = providers.Singleton(event_store_channel, config.eventstore_addr, config.service_token,
+                                  config.client_tls)
     tracer: providers.Provider[Tracer] = providers.Singleton(
         tracer_from_env, config.service_name, config.zipkin_url, port=config.metrics_port)
     eventstore_client = providers.Singleton(EventStoreClient, channel, timeout=config.eventstore_timeout,
@@ -80,7 +81,7 @@ def build(settings: WorkerSettings, service_name: str = "workers") -> Container:
         "metrics_port": settings.metrics_port or None, "eventstore_timeout": settings.eventstore_timeout,
         "credit_limit": settings.credit_limit, "failure_rate": settings.failure_rate,
         "closed_restaurants": list(settings.closed_restaurants), "saga_timeout": settings.saga_timeout,
-        "service_token": settings.auth.service_token(service_name),
+        "service_token": settings.auth.service_token(service_name), "client_tls": settings.client_tls,
     })
     return container
 

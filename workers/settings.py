@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from kit.auth.settings import AuthSettings
+from kit.grpc.tls import ClientTLS
 from workers.gateway import DEFAULT_CREDIT_LIMIT
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
@@ -52,3 +53,5 @@ class WorkerSettings:
     """Seconds between refreshes of the dead-letter gauge (0: off)."""
     auth: AuthSettings = field(default_factory=AuthSettings)
     """With auth on, the worker sends its own ``service`` token to the event store."""
+    client_tls: ClientTLS | None = None
+    """TLS to the event store (``kit.grpc.tls``); None: plaintext."""

@@ -13,6 +13,7 @@ import urllib3
 from eventstoresvc.container import build as build_eventstore
 from eventstoresvc.server import EventStoreServer
 from kit.auth.settings import AuthSettings
+from kit.grpc.tls import ClientTLS
 from kit.testing.http import serve_wsgi
 from kit.testing.nats import NatsServer
 from kit.testing.net import free_port
@@ -68,15 +69,16 @@ class OrdersService:
                                  retries=False, timeout=10.0)
 
 
-def start_orders(eventstore_addr: str, orders_db_url: str,
-                 auth: AuthSettings | None = None) -> Iterator[OrdersService]:
+def start_orders(eventstore_addr: str, orders_db_url: str, auth: AuthSettings | None = None,
+                 client_tls: ClientTLS | None = None) -> Iterator[OrdersService]:
     """Run the order service's app under waitress against ``eventstore_addr`` (with ``auth``)."""
     engine = make_engine(orders_db_url, pool_size=1)
     drop_schema(engine)
     create_schema(engine)
     engine.dispose()
     container = build(Settings(eventstore_addr=eventstore_addr, orders_db_url=orders_db_url,
-                               eventstore_timeout=2.0, auth=auth or AuthSettings()))
+                               eventstore_timeout=2.0, auth=auth or AuthSettings(),
+                               client_tls=client_tls))
     pool = urllib3.PoolManager(maxsize=16)
     try:
         with serve_wsgi(container.app(), threads=8) as base_url:

@@ -9,6 +9,9 @@
 - ``JetStreamPublisher``: a blocking publish that waits for JetStream's ack, with PRODUCER spans.
 - ``ensure_stream``; ``dead_letters`` / ``replay_dead_letters`` for the dead-letter stream;
   ``run_until_signal`` (from ``kit.lifecycle``) to run consumers until SIGTERM / SIGINT.
+- ``NatsSecurity``: user/password, token, nkey seed or creds file, and TLS for every connection
+  above, from ``EVENTSTREAM_NATS_*`` by default (``security``); consumers take ``auth=`` to
+  require a bearer token in each message's headers.
 
 The layers under the consumer, bottom up: ``connection`` (connect until stopped, backoff; shared
 with the event store's relay), ``fetcher`` (the pull protocol), ``dispatcher`` (worker threads),
@@ -22,6 +25,7 @@ from kit.nats.consumer import JetStreamConsumer
 from kit.nats.deadletter import DeadLetter, dead_letters, replay_dead_letters
 from kit.nats.message import Message
 from kit.nats.publisher import JetStreamPublisher, Outgoing
+from kit.nats.security import NatsSecurity
 from kit.nats.settlement import Action, DeadLetterAfter, Settlement, SettlementPolicy, discard_after
 from kit.nats.streams import ensure_stream
 
@@ -32,6 +36,7 @@ __all__ = [
     "JetStreamConsumer",
     "JetStreamPublisher",
     "Message",
+    "NatsSecurity",
     "Outgoing",
     "Settlement",
     "SettlementPolicy",

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 import nats
 from nats.aio.client import Client
 
+from kit.nats.security import NatsSecurity
 from kit.nats.servers import server_list
 
 _LOG = logging.getLogger("kit.nats")
@@ -45,13 +46,17 @@ async def _quiet(exc: Exception) -> None:
 async def connect_until_stopped(
     nats_url: str, *, name: str, stopped: Callable[[], bool],
     reconnected_cb: Callback | None = None, disconnected_cb: Callback | None = None,
-    error_cb: ErrorCallback | None = None,
+    error_cb: ErrorCallback | None = None, security: NatsSecurity | None = None,
 ) -> Client | None:
-    """A connection to ``nats_url`` (reconnecting forever once made), or None if stopped first."""
+    """A connection to ``nats_url`` (reconnecting forever once made), or None if stopped first.
+
+    ``security`` (default: from the environment, ``kit.nats.security``) authenticates it; settings
+    that cannot work (a missing file) raise ``ValueError`` at once rather than retrying forever."""
+    secured = (security or NatsSecurity.from_env()).connect_options()
     while not stopped():
         options: dict[str, object] = {
             "name": name, "connect_timeout": 2, "allow_reconnect": True, "max_reconnect_attempts": -1,
-            "reconnect_time_wait": 0.25, "error_cb": error_cb or _quiet,
+            "reconnect_time_wait": 0.25, "error_cb": error_cb or _quiet, **secured,
         }
         if reconnected_cb is not None:
             options["reconnected_cb"] = reconnected_cb

@@ -35,6 +35,7 @@ from kit.nats.handler import Handler
 from kit.nats.message import Message
 from kit.nats.metrics import ConsumerMetrics
 from kit.nats.pull import PullLoop, Settings, Tally
+from kit.nats.security import NatsSecurity
 from kit.nats.settlement import SettlementPolicy
 from kit.tracing import NOOP_TRACER, Tracer
 
@@ -59,7 +60,9 @@ class JetStreamConsumer(Generic[Req]):
       ``discard_after(max_deliver, backoff)`` terminates instead; or a policy of one's own);
     - ``auth``: a ``kit.auth.BearerAuth``; every message must then carry ``Authorization: Bearer``
       (``kit.nats.handler``): its claims are the context's, one without a valid token is
-      dead-lettered unhandled.
+      dead-lettered unhandled;
+    - ``security``: the connection's credentials and TLS (``kit.nats.security``; default: from
+      the environment, read once here).
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class JetStreamConsumer(Generic[Req]):
         lag_interval: float = 5.0,
         settlement: SettlementPolicy | None = None,
         auth: Authenticator | None = None,
+        security: NatsSecurity | None = None,
     ) -> None:
         if max_concurrency < 1 or batch < 1 or max_deliver < 1:
             raise ValueError("max_concurrency, batch and max_deliver must be at least 1")
@@ -100,6 +104,7 @@ class JetStreamConsumer(Generic[Req]):
             max_deliver=max_deliver, ack_wait=ack_wait, backoff=tuple(float(b) for b in backoff),
             heartbeat=heartbeat, dead_letter_stream=dead_letter_stream, batch=batch,
             lag_interval=lag_interval, settlement=settlement,
+            security=security or NatsSecurity.from_env(),
         )
         self.metrics = ConsumerMetrics(stream, self.name, registry)
         self._auth = auth

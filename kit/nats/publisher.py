@@ -30,6 +30,7 @@ from kit.context import current
 from kit.endpoint import Endpoint
 from kit.errors import DeadlineExceeded, FailedPrecondition, KitError, Unavailable
 from kit.nats.pipeline import UNAVAILABLE, Message, PipelinedPublisher, PublishError
+from kit.nats.security import NatsSecurity
 from kit.nats.servers import log_connection_error, server_list
 from kit.tracing import NOOP_TRACER, Tracer
 
@@ -57,8 +58,9 @@ class JetStreamPublisher:
     """A blocking JetStream publisher with PRODUCER spans and B3 headers (see the module docstring)."""
 
     def __init__(self, *, nats_url: str, tracer: Tracer = NOOP_TRACER, timeout: float = 5.0,
-                 name: str = "kit-publisher") -> None:
+                 name: str = "kit-publisher", security: NatsSecurity | None = None) -> None:
         self._url = nats_url
+        self._secured = (security or NatsSecurity.from_env()).connect_options()
         self._tracer = tracer
         self._traced = tracer is not NOOP_TRACER
         self._timeout = timeout
@@ -130,7 +132,8 @@ class JetStreamPublisher:
             # The client retries forever once it has connected; the first connect is bounded here.
             connect = nats.connect(server_list(self._url), name=self._name, error_cb=log_connection_error,
                                    connect_timeout=max(1, round(timeout)), allow_reconnect=True,
-                                   max_reconnect_attempts=-1, reconnect_time_wait=0.25)
+                                   max_reconnect_attempts=-1, reconnect_time_wait=0.25,
+                                   **self._secured)
             self._client = await asyncio.wait_for(connect, timeout)
             return self._client
 

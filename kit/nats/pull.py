@@ -94,7 +94,7 @@ class PullLoop:
                 client = await connect_until_stopped(
                     self._s.nats_url, name=f"jetstream-consumer-{self._s.name}", stopped=self._stop.is_set,
                     reconnected_cb=self._on_reconnected, disconnected_cb=self._on_disconnected,
-                    error_cb=self._on_error)
+                    error_cb=self._on_error, security=self._s.security)
                 if client is None:
                     break
                 js = client.jetstream()

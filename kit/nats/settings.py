@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kit.nats.security import NatsSecurity
 from kit.nats.settlement import SettlementPolicy
 
 
@@ -29,6 +30,7 @@ class Settings:
     max_reconnect_backoff: float = 5.0
     settlement: SettlementPolicy | None = None  # None: DeadLetterAfter(max_deliver, backoff)
     max_batch: int = 1  # messages per call of a batch handler
+    security: NatsSecurity | None = None  # None: from the environment (kit.nats.security)
 
 
 @dataclass

@@ -29,18 +29,23 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from nats.js.errors import NotFoundError
 
 from kit.errors import Unavailable
+from kit.nats.security import NatsSecurity
 from kit.nats.servers import log_connection_error, server_list
 
 T = TypeVar("T")
 
 
 @asynccontextmanager
-async def connection(nats_url: str, *, name: str = "kit", timeout: float = 5.0) -> AsyncIterator[Client]:
-    """A short-lived connection for administrative calls; ``Unavailable`` if NATS cannot be reached."""
+async def connection(nats_url: str, *, name: str = "kit", timeout: float = 5.0,
+                     security: NatsSecurity | None = None) -> AsyncIterator[Client]:
+    """A short-lived connection for administrative calls; ``Unavailable`` if NATS cannot be reached.
+
+    ``security`` (default: from the environment, ``kit.nats.security``) authenticates it."""
     # ``allow_reconnect=False`` makes nats-py retry a refused first connect forever; one attempt
     # per server (``max_reconnect_attempts=1``) under an overall bound gives up as asked.
     connect = nats.connect(server_list(nats_url), name=name, error_cb=log_connection_error,
-                           connect_timeout=max(1, round(timeout)), max_reconnect_attempts=1)
+                           connect_timeout=max(1, round(timeout)), max_reconnect_attempts=1,
+                           **(security or NatsSecurity.from_env()).connect_options())
     try:
         client = await asyncio.wait_for(connect, timeout * 2)
     except Exception as exc:  # nats-py raises OSError, NoServersError, timeouts ... for the same cause

@@ -23,10 +23,13 @@ from kit.testing.net import free_port, wait_for_port
 class NatsServer:
     """A ``nats-server -js`` process whose port and store directory survive restarts."""
 
-    def __init__(self, *, port: int | None = None) -> None:
+    def __init__(self, *, port: int | None = None, config: str | None = None) -> None:
+        """``config``: the text of a nats-server configuration file (users and permissions, ``tls``
+        blocks, ...) the server also reads; address, port and store stay on the command line."""
         self.port = port or free_port()
         self.root = Path(tempfile.mkdtemp(prefix="eventstream-nats-"))
         self.store_dir = self.root / "jetstream"
+        self.config = config
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -47,6 +50,10 @@ class NatsServer:
             nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port),
             "-sd", str(self.store_dir), "--server_name", f"test-{self.port}",
         ]
+        if self.config is not None:
+            path = self.root / "nats.conf"
+            path.write_text(self.config)
+            command += ["-c", str(path)]
         log = open(self.root / "nats.log", "ab")  # noqa: SIM115 (kept open for the server's life)
         self._process = subprocess.Popen(command, stdout=log, stderr=log)
         log.close()
@@ -89,9 +96,9 @@ class NatsServer:
 
 
 @contextmanager
-def running_nats() -> Iterator[NatsServer]:
-    """A started ``NatsServer``, stopped and deleted when the block ends."""
-    server = NatsServer()
+def running_nats(config: str | None = None) -> Iterator[NatsServer]:
+    """A started ``NatsServer`` (reading ``config`` too), stopped and deleted when the block ends."""
+    server = NatsServer(config=config)
     try:
         server.start()
         yield server

@@ -11,6 +11,7 @@ import asyncio
 
 from eventstoresvc import jetstream
 from eventstoresvc.schema import create_schema
+from kit.nats.security import NatsSecurity
 from kit.nats.streams import connection
 from kit.sql import with_engine
 
@@ -21,12 +22,17 @@ def bootstrap_event_store(db_url: str) -> str:
     return "ready"
 
 
-async def _ensure_stream(nats_url: str, replicas: int, timeout: float) -> str:
-    async with connection(nats_url, name="eventstream-bootstrap", timeout=timeout) as client:
+async def _ensure_stream(nats_url: str, replicas: int, timeout: float,
+                         security: NatsSecurity | None) -> str:
+    async with connection(nats_url, name="eventstream-bootstrap", timeout=timeout,
+                          security=security) as client:
         return await jetstream.ensure_stream(client.jetstream(timeout=timeout), replicas=replicas)
 
 
-def bootstrap_stream(nats_url: str, *, replicas: int = 1, timeout: float = 5.0) -> str:
-    """Create or update the ``ORDERS`` stream; returns "created", "updated" or "unchanged"."""
-    return asyncio.run(_ensure_stream(nats_url, replicas, timeout))
+def bootstrap_stream(nats_url: str, *, replicas: int = 1, timeout: float = 5.0,
+                     security: NatsSecurity | None = None) -> str:
+    """Create or update the ``ORDERS`` stream; returns "created", "updated" or "unchanged".
+
+    ``security``: the connection's credentials (default: from the environment)."""
+    return asyncio.run(_ensure_stream(nats_url, replicas, timeout, security))
 

@@ -26,6 +26,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from kit.errors import NotFound
+from kit.nats.security import NatsSecurity
 from kit.nats.streams import connection, ensure_stream_async, run_sync
 
 DEFAULT_STREAM = "DLQ"
@@ -160,11 +161,13 @@ async def _read(js: JetStreamContext, stream: str) -> list[DeadLetter]:
     return found
 
 
-def dead_letters(nats_url: str, stream: str = DEFAULT_STREAM) -> list[DeadLetter]:
-    """The dead letters waiting in ``stream``, oldest first (empty if the stream does not exist)."""
+def dead_letters(nats_url: str, stream: str = DEFAULT_STREAM, *,
+                 security: NatsSecurity | None = None) -> list[DeadLetter]:
+    """The dead letters waiting in ``stream``, oldest first (empty if the stream does not exist);
+    ``security``: the connection's credentials (default: from the environment)."""
 
     async def read() -> list[DeadLetter]:
-        async with connection(nats_url, name="kit-dlq") as client:
+        async with connection(nats_url, name="kit-dlq", security=security) as client:
             return await _read(client.jetstream(), stream)
 
     return run_sync(read())
@@ -182,7 +185,7 @@ def replay_headers(letter: DeadLetter, dead_letter_stream: str) -> dict[str, str
 
 
 def replay_dead_letters(nats_url: str, ids: Iterable[int] | None = None,
-                        stream: str = DEFAULT_STREAM) -> int:
+                        stream: str = DEFAULT_STREAM, *, security: NatsSecurity | None = None) -> int:
     """Publish dead letters (all, or those with ``ids``) back to their subjects; returns how many.
 
     Each is deleted from the dead-letter stream once JetStream has stored its replay. Unknown ids
@@ -191,7 +194,7 @@ def replay_dead_letters(nats_url: str, ids: Iterable[int] | None = None,
     wanted = None if ids is None else set(ids)
 
     async def replay() -> int:
-        async with connection(nats_url, name="kit-dlq") as client:
+        async with connection(nats_url, name="kit-dlq", security=security) as client:
             js = client.jetstream()
             letters = await _read(js, stream)
             if wanted is not None:

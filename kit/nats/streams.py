@@ -85,15 +85,17 @@ async def ensure_stream_async(js: JetStreamContext, name: str, subjects: Sequenc
     return "updated"
 
 
-def ensure_stream(nats_url: str, name: str, subjects: Sequence[str], **config: Any) -> None:
+def ensure_stream(nats_url: str, name: str, subjects: Sequence[str], *,
+                  security: NatsSecurity | None = None, **config: Any) -> None:
     """Create JetStream stream ``name`` on ``subjects`` unless it exists (then add missing subjects).
 
     ``config`` holds further ``nats.js.api.StreamConfig`` fields for a new stream (``max_age``,
-    ``duplicate_window``, ``num_replicas``, ...); storage defaults to file.
+    ``duplicate_window``, ``num_replicas``, ...); storage defaults to file. ``security``: the
+    connection's credentials (default: from the environment).
     """
 
     async def ensure() -> None:
-        async with connection(nats_url) as client:
+        async with connection(nats_url, security=security) as client:
             await ensure_stream_async(client.jetstream(), name, subjects, **config)
 
     run_sync(ensure())

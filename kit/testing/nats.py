@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kit.nats.servers import nats_server_binary
 from kit.testing.net import free_port, wait_for_port
+from kit.testing.wait import eventually
 
 
 class NatsServer:
@@ -57,7 +58,18 @@ class NatsServer:
         log = open(self.root / "nats.log", "ab")  # noqa: SIM115 (kept open for the server's life)
         self._process = subprocess.Popen(command, stdout=log, stderr=log)
         log.close()
-        wait_for_port(self.port, timeout=15)
+        process = self._process
+        eventually(lambda: self._listening(process), 15, interval=0.05,
+                   describe=lambda: f"nats-server did not start:\n{self.log()[-2000:]}")
+
+    def _listening(self, process: subprocess.Popen[bytes]) -> bool:
+        if process.poll() is not None:  # a bad configuration: say why at once
+            raise RuntimeError(f"nats-server exited with {process.returncode}:\n{self.log()[-2000:]}")
+        try:
+            wait_for_port(self.port, timeout=0.05)
+        except TimeoutError:
+            return False
+        return True
 
     def _end(self, sig: int) -> None:
         if self._process is None:

@@ -18,8 +18,9 @@ def compose() -> dict:
 
 
 def eventstream_services(compose: dict) -> dict[str, dict]:
+    """The services running an eventstream command (init-secrets runs a script of the same image)."""
     return {name: svc for name, svc in compose["services"].items()
-            if svc.get("image") == "eventstream:latest"}
+            if svc.get("image") == "eventstream:latest" and "command" in svc}
 
 
 def resolve(args: list[str]) -> tuple[click.Command, list[str]]:
@@ -85,8 +86,12 @@ def test_every_service_command_uses_real_flags(compose):
 
 
 def test_every_environment_variable_is_a_flag_twin_of_the_command_it_configures(compose):
-    # Tracing and logging settings are read by every process itself, not through a flag.
-    process_wide = {"EVENTSTREAM_TRACE_SAMPLE_RATE", "EVENTSTREAM_LOG_FORMAT", "EVENTSTREAM_LOG_LEVEL"}
+    # Tracing, logging, gRPC TLS and NATS credentials are read by every process itself, not by a flag.
+    from kit.grpc.tls import ENV_NAMES as TLS_ENV
+    from kit.nats.security import ENV_NAMES as NATS_ENV
+
+    process_wide = {"EVENTSTREAM_TRACE_SAMPLE_RATE", "EVENTSTREAM_LOG_FORMAT", "EVENTSTREAM_LOG_LEVEL",
+                    *TLS_ENV, *NATS_ENV}
     for name, service in eventstream_services(compose).items():
         command, _ = resolve(list(service["command"]))
         twins = envvars_of(command)
@@ -107,16 +112,19 @@ def test_addresses_point_at_services_and_their_ports(compose):
     store_args = services[host]["command"]
     assert store_args[store_args.index("--port") + 1] == port
     for url in env["EVENTSTREAM_NATS_URL"].split(","):
-        nats_host, nats_port = re.fullmatch(r"nats://([\w-]+):(\d+)", url).groups()
+        nats_host, nats_port = re.fullmatch(r"tls://([\w-]+):(\d+)", url).groups()
         assert nats_host in services and nats_port == "4222"
     for key in ("EVENTSTREAM_DB_URL", "EVENTSTREAM_ORDERS_DB_URL"):
         match = re.fullmatch(r"cockroachdb://eventstream@([\w-]+):26257/(\w+)\?sslmode=disable", env[key])
         assert match and match.group(1) in services
         assert match.group(2) in {"eventstoredb", "ordersdb"}
-    published = [p.split(":")[1] for p in services["ordersvc"]["ports"]]
+    published = [p.split(":")[-1] for p in services["ordersvc"]["ports"]]
     args = services["ordersvc"]["command"]
-    assert args[args.index("--port") + 1] in published
+    assert args[args.index("--port") + 1] not in published, "plain HTTP must stay behind the proxy"
     assert args[args.index("--grpc-port") + 1] in published
+    caddyfile = (DEPLOY / "caddy" / "Caddyfile").read_text()
+    assert f"reverse_proxy ordersvc:{args[args.index('--port') + 1]}" in caddyfile
+    assert "tls /certs/ordersvc.crt /certs/ordersvc.key" in caddyfile
 
 
 def test_workers_run_several_replicas_and_the_stream_three(compose):
@@ -125,3 +133,45 @@ def test_workers_run_several_replicas_and_the_stream_three(compose):
     assert compose["services"]["eventstoresvc"]["deploy"]["replicas"] == 3
     bootstrap = compose["services"]["bootstrap"]["command"]
     assert bootstrap[bootstrap.index("--stream-replicas") + 1] == "3"
+
+
+NATS_USER = re.compile(r"\{user: (\w+), password: \$(\w+)_PASSWORD")
+
+
+def test_every_service_runs_with_auth_tls_and_its_own_nats_user(compose):
+    users = dict(NATS_USER.findall((DEPLOY / "nats" / "auth.conf").read_text()))
+    assert users == {user: user.upper() for user in users}
+    roles = {"bootstrap": "bootstrap", "eventstoresvc": "eventstoresvc", "ordersvc": "ordersvc",
+             "payment-worker": "payment", "projection-worker": "projection", "review-worker": "review",
+             "saga-worker": "saga"}
+    for name, user in roles.items():
+        service = compose["services"][name]
+        env = service["environment"]
+        assert env["EVENTSTREAM_NATS_USER"] == user and user in users
+        assert env["EVENTSTREAM_NATS_PASSWORD_FILE"] == f"/secrets/nats_{user}"
+        assert env["EVENTSTREAM_AUTH_SECRET_FILE"] == "/secrets/auth_secret"
+        assert "EVENTSTREAM_AUTH_SECRET" not in env, "no secret in the compose file"
+        for key in ("EVENTSTREAM_TLS_CA", "EVENTSTREAM_TLS_CERT", "EVENTSTREAM_TLS_KEY",
+                    "EVENTSTREAM_NATS_TLS_CA", "EVENTSTREAM_NATS_TLS_CERT", "EVENTSTREAM_NATS_TLS_KEY"):
+            assert env[key].startswith("/certs/"), (name, key)
+        assert {"certs:/certs:ro", "secrets:/secrets:ro"} <= set(service["volumes"])
+    init = compose["services"]["init-secrets"]
+    assert "/app/deploy/init-secrets.py" in init["entrypoint"]
+    for node in (1, 2, 3):
+        assert compose["services"][f"nats-{node}"]["depends_on"]["init-secrets"]["condition"] == \
+            "service_completed_successfully"
+
+
+@pytest.mark.parametrize("node", [1, 2, 3])
+def test_nats_nodes_require_mutual_tls_and_the_generated_users(node):
+    conf = (DEPLOY / "nats" / f"nats-{node}.conf").read_text()
+    assert 'include "secrets/nats-auth.conf"' in conf
+    assert conf.count("verify: true") == 2, "clients and routes both verify certificates"
+    assert conf.count("ca_file: /etc/nats/certs/ca.crt") == 2
+
+
+def test_only_loopback_ports_are_published_besides_https_and_grpc(compose):
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            if not port.startswith("127.0.0.1:"):
+                assert name in {"proxy", "ordersvc", "eventstoresvc"}, (name, port)

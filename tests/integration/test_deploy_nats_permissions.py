@@ -1,0 +1,203 @@
+"""deploy/'s NATS permissions, made real: a nats-server reads deploy/nats/auth.conf itself (with the
+passwords and certificates deploy/init-secrets.py generates, over mutual TLS as in deploy/), and each
+role does what the system asks of it through the kit's own code paths, and no more."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from eventstoresvc.bootstrap import bootstrap_stream
+from kit.errors import InvalidArgument, KitError
+from kit.nats import JetStreamConsumer, JetStreamPublisher, NatsSecurity, dead_letters, replay_dead_letters
+from kit.nats.streams import connection, ensure_stream
+from kit.testing.nats import NatsServer
+from kit.testing.wait import eventually
+from ordersvc.board.figures import JetStreamFigures
+from workers.runner import DUPLICATE_WINDOW, STREAM, STREAM_SUBJECTS, WORKERS
+
+pytestmark = pytest.mark.integration
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+@dataclass(frozen=True)
+class Deployed:
+    server: NatsServer
+    certs: Path
+    secrets: Path
+
+    def as_user(self, user: str, identity: str = "worker", password: str | None = None) -> NatsSecurity:
+        """How the process running as NATS ``user`` (TLS identity ``identity``) connects in deploy/."""
+        secret = password if password is not None else (self.secrets / f"nats_{user}").read_text().strip()
+        return NatsSecurity(user=user, password=secret, tls_ca=self.certs / "ca.crt",
+                            tls_cert=self.certs / f"{identity}.crt", tls_key=self.certs / f"{identity}.key")
+
+    def count(self, stream: str) -> int:
+        async def read() -> int:
+            async with connection(self.server.url, security=self.as_user("bootstrap", "bootstrap")) as client:
+                return int((await client.jetstream().stream_info(stream)).state.messages)
+
+        return asyncio.run(read())
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    root = tmp_path_factory.mktemp("deploy")
+    certs, secrets = root / "certs", root / "secrets"
+    subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"), "--certs", str(certs),
+                    "--secrets", str(secrets)], check=True, capture_output=True)
+    server = NatsServer()
+
+    def near(path: Path) -> str:  # nats-server includes relative to the configuration file only
+        return os.path.relpath(path, server.root)
+
+    server.config = "\n".join([
+        f'include "{near(secrets / "nats-auth.conf")}"',  # deploy/nats/auth.conf and the passwords
+        f'tls {{ cert_file: "{certs / "nats.crt"}", key_file: "{certs / "nats.key"}", '
+        f'ca_file: "{certs / "ca.crt"}", verify: true, timeout: 2 }}',
+    ])
+    server.start()
+    try:
+        deployed = Deployed(server, certs, secrets)
+        bootstrap_stream(server.url, security=deployed.as_user("bootstrap", "bootstrap"))
+        yield deployed
+    finally:
+        server.close()
+
+
+def test_init_secrets_keeps_what_exists(deployed: Deployed) -> None:
+    files = [*deployed.certs.iterdir(), *deployed.secrets.iterdir()]
+    before = {path.name: path.read_bytes() for path in files}
+    done = subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"), "--certs", str(deployed.certs),
+                           "--secrets", str(deployed.secrets)], check=True, capture_output=True, text=True)
+    assert "nothing (all present)" in done.stdout
+    after = {path.name: path.read_bytes() for path in files}
+    assert after == before
+    assert all(oct(path.stat().st_mode & 0o777) == "0o600" for path in deployed.secrets.iterdir())
+
+
+def test_only_the_event_store_publishes_orders(deployed: Deployed) -> None:
+    before = deployed.count("ORDERS")
+    relay = JetStreamPublisher(nats_url=deployed.server.url, timeout=2.0,
+                               security=deployed.as_user("eventstoresvc", "eventstoresvc"))
+    try:
+        relay.publish("ORDERS.created", b"{}", msg_id="deploy-1")
+    finally:
+        relay.close()
+    assert deployed.count("ORDERS") == before + 1
+    for user, identity in (("payment", "worker"), ("saga", "worker"), ("ordersvc", "ordersvc"),
+                           ("bootstrap", "bootstrap")):
+        publisher = JetStreamPublisher(nats_url=deployed.server.url, timeout=1.0,
+                                       security=deployed.as_user(user, identity))
+        try:
+            with pytest.raises(KitError):
+                publisher.publish("ORDERS.approved", b"{}", msg_id=f"forged-by-{user}")
+        finally:
+            publisher.close()
+    assert deployed.count("ORDERS") == before + 1
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_each_worker_consumes_its_durable_and_dead_letters(deployed: Deployed, worker: str) -> None:
+    kind = WORKERS[worker]
+    ensure_stream(deployed.server.url, STREAM, STREAM_SUBJECTS, duplicate_window=DUPLICATE_WINDOW,
+                  security=deployed.as_user(worker))  # what each worker does at start
+    handled: list[bytes] = []
+
+    def endpoint(message: object) -> None:
+        data = message.data  # type: ignore[attr-defined]
+        if data == b"poison":
+            raise InvalidArgument("poison")
+        handled.append(data)
+
+    consumer = JetStreamConsumer(endpoint, lambda m: m, nats_url=deployed.server.url, stream=STREAM,
+                                 durable=kind.name, filter_subjects=kind.filter_subjects,
+                                 registry=CollectorRegistry(), security=deployed.as_user(worker))
+    subject = kind.filter_subjects[0] if kind.filter_subjects else "ORDERS.created"
+    relay = JetStreamPublisher(nats_url=deployed.server.url,
+                               security=deployed.as_user("eventstoresvc", "eventstoresvc"))
+    consumer.start()
+    try:
+        relay.publish(subject, f"for-{worker}".encode(), msg_id=f"w-{worker}")
+        relay.publish(subject, b"poison", msg_id=f"p-{worker}")
+        eventually(lambda: f"for-{worker}".encode() in handled and consumer.dead_lettered >= 1, timeout=20)
+    finally:
+        consumer.stop()
+        relay.close()
+    letters = dead_letters(deployed.server.url, security=deployed.as_user("bootstrap", "bootstrap"))
+    assert any(letter.consumer == kind.name and letter.data == b"poison" for letter in letters)
+
+
+def test_a_worker_cannot_read_or_drive_another_workers_durable(deployed: Deployed) -> None:
+    async def peek() -> None:
+        async with connection(deployed.server.url, security=deployed.as_user("payment")) as client:
+            await client.jetstream(timeout=1.0).consumer_info(STREAM, "saga")
+
+    with pytest.raises(Exception):  # noqa: B017 (refused: no reply comes, nats-py times out)
+        asyncio.run(peek())
+
+
+def test_the_board_reads_its_figures_as_ordersvc(deployed: Deployed, monkeypatch: pytest.MonkeyPatch) -> None:
+    security = deployed.as_user("ordersvc", "ordersvc")
+    for variable, value in (("EVENTSTREAM_NATS_USER", "ordersvc"),
+                            ("EVENTSTREAM_NATS_PASSWORD", security.password),
+                            ("EVENTSTREAM_NATS_TLS_CA", str(security.tls_ca)),
+                            ("EVENTSTREAM_NATS_TLS_CERT", str(security.tls_cert)),
+                            ("EVENTSTREAM_NATS_TLS_KEY", str(security.tls_key))):
+        monkeypatch.setenv(variable, value or "")
+    figures = JetStreamFigures(deployed.server.url, timeout=2.0).get()
+    assert (figures is not None and figures.published == deployed.count("ORDERS")) or figures.published > 0
+
+
+def test_dead_letters_are_replayed_as_the_event_store(deployed: Deployed) -> None:
+    waiting = dead_letters(deployed.server.url, security=deployed.as_user("bootstrap", "bootstrap"))
+    assert waiting, "the worker tests above leave dead letters"
+    done = replay_dead_letters(deployed.server.url, [waiting[0].id],
+                               security=deployed.as_user("eventstoresvc", "eventstoresvc"))
+    assert done == 1
+
+
+def test_wrong_password_or_no_client_certificate_is_refused(deployed: Deployed) -> None:
+    wrong = deployed.as_user("payment", password="not-the-password")
+    no_cert = NatsSecurity(user="payment", password=(deployed.secrets / "nats_payment").read_text().strip(),
+                           tls_ca=deployed.certs / "ca.crt")
+    for security in (wrong, no_cert):
+        with pytest.raises(KitError):
+            ensure_stream(deployed.server.url, "ANY", ["ANY.*"], security=security)
+
+
+async def log_in(url: str, security: NatsSecurity) -> None:
+    async with connection(url, security=security, timeout=2.0) as client:
+        await client.flush(timeout=2)
+
+
+@pytest.mark.parametrize("node", [1, 2, 3])
+def test_each_deploy_node_configuration_starts_and_serves_its_users(deployed: Deployed, node: int) -> None:
+    """The node's own file, with only what is host-specific moved: ports, paths of the volumes."""
+    from kit.testing.net import free_port
+
+    text = (DEPLOY / "nats" / f"nats-{node}.conf").read_text()
+    server = NatsServer()
+    (server.root / "secrets").symlink_to(deployed.secrets)
+    server.config = (text.replace("/etc/nats/certs/", f"{deployed.certs}/")
+                     .replace("store_dir: /data/jetstream", "")  # the test store: -sd
+                     .replace("http: 0.0.0.0:8222", f"http: 127.0.0.1:{free_port()}")
+                     .replace("listen: 0.0.0.0:6222", f"listen: 127.0.0.1:{free_port()}"))
+    assert server.config != text
+    server.start()
+    try:
+        # Logging in over mutual TLS (JetStream itself waits for the cluster's other two nodes).
+        asyncio.run(log_in(server.url, deployed.as_user("payment")))
+        with pytest.raises(KitError):
+            asyncio.run(log_in(server.url, deployed.as_user("payment", password="wrong")))
+    finally:
+        server.close()

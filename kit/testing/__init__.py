@@ -6,7 +6,10 @@
   collector on a free port), ``SpanSchema`` (validates spans against the Zipkin v2 schema);
 - ``kit.testing.http``: ``serve_wsgi`` (a real waitress server on a free port);
 - ``kit.testing.grpc``: ``serve_grpc`` (a real gRPC server on a free port), ``FakeServicerContext``;
-- ``kit.testing.nats``: ``NatsServer`` / ``running_nats`` (a real ``nats-server -js``);
+- ``kit.testing.nats``: ``NatsServer`` / ``running_nats`` (a real ``nats-server -js``, optionally with
+  a configuration: users, permissions, TLS);
+- ``kit.testing.tls``: ``make_pki`` (a CA, server/client certificates and a stranger from another CA);
+- ``kit.testing.auth``: RSA/EC key pairs, test secrets, hand-forged tokens (``alg: none``, confusion);
 - ``kit.testing.postgres``: ``running_postgres`` (a real PostgreSQL, embedded or from a DSN);
 - ``kit.testing.zipkin``: ``ZipkinServer`` / ``running_zipkin`` (a real Zipkin server and its UI,
   with its query API), ``zipkin_missing`` (why it cannot start here);

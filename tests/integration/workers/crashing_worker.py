@@ -15,6 +15,7 @@ import sys
 from decimal import Decimal
 from typing import Any
 
+from kit.auth.settings import AuthSettings
 from kit.endpoint import Endpoint
 from workers.runner import run_worker
 from workers.settings import WorkerSettings
@@ -34,6 +35,8 @@ def main() -> None:
     raw["credit_limit"] = Decimal(raw["credit_limit"])
     for key in ("closed_restaurants", "backoff"):
         raw[key] = tuple(raw[key])
+    raw["auth"] = AuthSettings(**raw["auth"])  # the harness runs open: no secret to rebuild
+    raw["client_tls"] = None
     run_worker(sys.argv[2] if len(sys.argv) > 2 else "payment", WorkerSettings(**raw),
                wrap=kill_after_effect)
 

@@ -123,8 +123,7 @@ def verified(auth: Authenticator | None,
     (without ``Authorization`` when ``auth`` is set); ``Unauthenticated`` for a bad token."""
     if auth is None:
         return None, message.headers
-    token = next((v for k, v in message.headers.items() if k.lower() == "authorization"), None)
-    return auth({} if token is None else {"authorization": token}), context_headers(auth, message)
+    return auth(message.headers), context_headers(auth, message)  # keys are lower-case (Message)
 
 
 def context_headers(auth: Authenticator | None, message: Message) -> Mapping[str, str]:
@@ -132,7 +131,7 @@ def context_headers(auth: Authenticator | None, message: Message) -> Mapping[str
     when ``auth`` is set (the token stays out of the context, as on HTTP and gRPC)."""
     if auth is None:
         return message.headers
-    return {key: value for key, value in message.headers.items() if key.lower() != "authorization"}
+    return {key: value for key, value in message.headers.items() if key != "authorization"}
 
 
 def refused(exc: KitError, message: Message, consumer: str) -> Outcome:

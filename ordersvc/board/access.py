@@ -45,11 +45,10 @@ def _is_https(request: flask.Request) -> bool:
     return request.is_secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
-def _token_of(request: flask.Request) -> str | None:
-    header = request.headers.get("Authorization")
-    if header:
-        return header.partition(" ")[2].strip() if header.lower().startswith("bearer ") else header
-    return request.cookies.get(COOKIE) or None
+def _authorization(request: flask.Request) -> str | None:
+    """The request's ``Authorization`` value, or the cookie's token as one."""
+    cookie = request.cookies.get(COOKIE)
+    return request.headers.get("Authorization") or (f"Bearer {cookie}" if cookie else None)
 
 
 def _see_other(location: str) -> flask.Response:
@@ -62,10 +61,10 @@ class BoardAccess:
     def __init__(self, auth: Authenticator) -> None:
         self._auth = auth
 
-    def _claims(self, token: str | None) -> Mapping[str, Any]:
-        if not token:
+    def _claims(self, authorization: str | None) -> Mapping[str, Any]:
+        if not authorization:
             raise Unauthenticated("an operator token (scope orders:admin) is required")
-        claims = self._auth({"authorization": f"Bearer {token}"})
+        claims = self._auth({"authorization": authorization})  # BearerAuth checks the scheme
         missing = missing_scopes((ADMIN_SCOPE,), claims)
         if missing:
             raise PermissionDenied(f"token lacks scope {' '.join(missing)}")
@@ -78,7 +77,7 @@ class BoardAccess:
         def guarded(**kwargs: Any) -> flask.Response:
             request = flask.request
             try:
-                self._claims(_token_of(request))
+                self._claims(_authorization(request))
             except KitError as exc:
                 return self._refusal(exc, request)
             return view(**kwargs)
@@ -104,7 +103,7 @@ class BoardAccess:
             request = flask.request
             token = (request.form.get("token") or "").strip()
             try:
-                claims = self._claims(token)
+                claims = self._claims(f"Bearer {token}" if token else None)
             except KitError as exc:
                 return self._refusal(exc, request)
             response = _see_other("/board")

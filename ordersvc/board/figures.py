@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, select
 
 from eventstoresvc.jetstream import STREAM_NAME
 from kit.nats.deadletter import DEFAULT_STREAM as DEAD_LETTER_STREAM
+from kit.nats.security import NatsSecurity
 from kit.nats.streams import connection, run_sync
 from orders.domain import OrderStatus
 from orders.schema import orders
@@ -45,8 +46,8 @@ class StreamFigures:
     dead_letters: int
 
 
-async def _stream_figures(nats_url: str, timeout: float) -> StreamFigures:
-    async with connection(nats_url, name="ordersvc-board", timeout=timeout) as client:
+async def _stream_figures(nats_url: str, timeout: float, security: NatsSecurity) -> StreamFigures:
+    async with connection(nats_url, name="ordersvc-board", timeout=timeout, security=security) as client:
         js = client.jetstream(timeout=timeout)
         published = (await js.stream_info(STREAM_NAME)).state.last_seq
         try:
@@ -63,6 +64,7 @@ class JetStreamFigures:
         self._nats_url = nats_url
         self._ttl = ttl
         self._timeout = timeout
+        self._security = NatsSecurity.from_env()  # read once: files and TLS context, not per refresh
         self._lock = threading.Lock()
         self._read_at = -1e9
         self._figures: StreamFigures | None = None
@@ -75,7 +77,7 @@ class JetStreamFigures:
             if time.monotonic() - self._read_at >= self._ttl:
                 self._read_at = time.monotonic()
                 try:
-                    self._figures = run_sync(_stream_figures(self._nats_url, self._timeout))
+                    self._figures = run_sync(_stream_figures(self._nats_url, self._timeout, self._security))
                 except Exception as exc:
                     log.debug("board: JetStream figures unavailable: %r", exc)
                     self._figures = None

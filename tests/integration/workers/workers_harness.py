@@ -191,6 +191,21 @@ class System:
         eventually(done, timeout, interval=0.05,
                    describe=lambda: f"read model behind the store: {self.describe(order_ids)}")
 
+    def saga_actions(self, order_id: str, expected: set[str], timeout: float = 10.0) -> set[str]:
+        """The steps the order's recorded saga transitions name, once they are ``expected``.
+
+        A handler appends its steps before it records its transition, so the handler of the step's
+        own event may record the final state first: the history catches up a moment later.
+        """
+
+        def actions() -> set[str]:
+            record = self.sagas.get(order_id)
+            return {a for t in record.history for a in t.actions} if record else set()
+
+        eventually(lambda: actions() == expected, timeout, interval=0.05,
+                   describe=lambda: f"saga steps recorded: {actions()}, expected {expected}")
+        return actions()
+
     def describe(self, order_ids: list[str]) -> str:
         lines = []
         for order_id in order_ids:

@@ -6,7 +6,8 @@ make, accepted by gRPC, NATS and browsers alike); every leaf certificate is good
 sides (``serverAuth`` and ``clientAuth``), so one service presents the same certificate as a
 server and as a client of another service (mutual TLS).
 
-Files are ``<name>.crt`` and ``<name>.key`` in the given directory. Keys are unencrypted PEM
+Files are ``<name>.crt`` and ``<name>.key`` in the given directory (``pkcs12`` also writes a
+PKCS#12 key store for servers that want one). Keys are unencrypted PEM
 written with mode 0600, and an existing key is never overwritten unless ``overwrite=True``:
 replacing a deployed CA key silently would invalidate every certificate it signed.
 """
@@ -69,10 +70,11 @@ def make_ca(directory: Path, name: str = "eventstream-ca", *, days: int = 3650,
 
 
 def issue(directory: Path, name: str, ca: Issued, *, hosts: Sequence[str] = DEFAULT_HOSTS,
-          days: int = 825, overwrite: bool = False) -> Issued:
+          days: int = 825, overwrite: bool = False, common_name: str | None = None) -> Issued:
     """Write ``<name>.crt`` / ``<name>.key`` in ``directory``: a leaf certificate signed by ``ca``.
 
-    The subject is ``CN=<name>``; ``hosts`` become the subject alternative names, each an IP
+    The subject is ``CN=<common_name>`` (default ``<name>``: a database that maps a client
+    certificate to a user by its CN wants ``client.eventstream.crt`` to say ``CN=eventstream``); ``hosts`` become the subject alternative names, each an IP
     address when it parses as one and a DNS name otherwise (duplicates dropped). The certificate
     serves both as a TLS server and as a TLS client certificate. Raises ``FileExistsError`` when
     ``<name>.key`` exists and ``overwrite`` is false, ``ValueError`` when ``ca`` cannot be read.
@@ -83,7 +85,7 @@ def issue(directory: Path, name: str, ca: Issued, *, hosts: Sequence[str] = DEFA
     now = _now()
     builder = (
         x509.CertificateBuilder()
-        .subject_name(_name(name))
+        .subject_name(_name(common_name or name))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -102,6 +104,29 @@ def issue(directory: Path, name: str, ca: Issued, *, hosts: Sequence[str] = DEFA
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     _write(issued, key, builder.sign(ca_key, hashes.SHA256()))
     return issued
+
+
+def pkcs12(issued: Issued, path: Path, password: str, *, alias: str | None = None) -> Path:
+    """Write ``issued`` (certificate and key) as a PKCS#12 key store at ``path``, mode 0600.
+
+    For servers that read a key store rather than PEM files (the JVM's, Zipkin's among them).
+    ``password`` protects the store as PKCS#12 requires; the file's mode protects it like the
+    PEM key it is made from. ``alias`` defaults to the certificate file's name without suffix.
+    """
+    from cryptography.hazmat.primitives.serialization import pkcs12 as p12
+
+    cert = x509.load_pem_x509_certificate(issued.cert.read_bytes())
+    key = serialization.load_pem_private_key(issued.key.read_bytes(), password=None)
+    if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
+        raise ValueError(f"{issued.key} is neither an EC nor an RSA private key")
+    store = p12.serialize_key_and_certificates(
+        (alias or issued.cert.stem).encode(), key, cert, None,
+        serialization.BestAvailableEncryption(password.encode()))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(store)
+    return path
 
 
 def _alt_names(hosts: Sequence[str]) -> list[x509.GeneralName]:

@@ -73,10 +73,11 @@ def issue(directory: Path, name: str, ca: Issued, *, hosts: Sequence[str] = DEFA
           days: int = 825, overwrite: bool = False, common_name: str | None = None) -> Issued:
     """Write ``<name>.crt`` / ``<name>.key`` in ``directory``: a leaf certificate signed by ``ca``.
 
-    The subject is ``CN=<common_name>`` (default ``<name>``: a database that maps a client
-    certificate to a user by its CN wants ``client.eventstream.crt`` to say ``CN=eventstream``); ``hosts`` become the subject alternative names, each an IP
-    address when it parses as one and a DNS name otherwise (duplicates dropped). The certificate
-    serves both as a TLS server and as a TLS client certificate. Raises ``FileExistsError`` when
+    The subject is ``CN=<common_name>``, by default ``CN=<name>`` (a database that maps a client
+    certificate to a user by its CN wants ``client.eventstream.crt`` to say ``CN=eventstream``).
+    ``hosts`` become the subject alternative names, each an IP address when it parses as one and
+    a DNS name otherwise (duplicates dropped). The certificate serves both as a TLS server and as
+    a TLS client certificate. Raises ``FileExistsError`` when
     ``<name>.key`` exists and ``overwrite`` is false, ``ValueError`` when ``ca`` cannot be read.
     """
     issued = _paths(Path(directory), name, overwrite)

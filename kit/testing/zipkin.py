@@ -1,7 +1,8 @@
 """A real Zipkin server for tests, on a free 127.0.0.1 port, with its query API.
 
 ``ZipkinServer`` runs the ``io.zipkin:zipkin-server`` executable jar the way ``eventstream up
---trace-ui`` does (``kit.zipkin.server``: in-memory storage, loopback only), waits until
+--trace-ui`` does (``kit.zipkin.server``: in-memory storage, loopback only; https only when given a
+key store and the CA that verifies it), waits until
 ``/health`` says UP, and reads back what it stored through Zipkin's own v2 query API
 (``services``, ``traces``, ``trace``). ``running_zipkin()`` is the context manager that always
 stops it. ``zipkin_missing()`` says why no server can be started here (the jar or Java is missing),
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import urllib.error
@@ -41,10 +43,14 @@ def zipkin_missing() -> str | None:
 class ZipkinServer:
     """A Zipkin server process on ``127.0.0.1:<port>``, its spans in memory."""
 
-    def __init__(self, *, port: int | None = None) -> None:
+    def __init__(self, *, port: int | None = None, tls: launcher.KeyStore | None = None,
+                 ca_file: Path | None = None) -> None:
+        """``tls``: serve https only with this key store; ``ca_file`` verifies it for our own calls."""
         self.port = port or free_port()
-        self.url = launcher.base_url(self.port)
+        self.url = launcher.base_url(self.port, tls=tls is not None)
         self.root = Path(tempfile.mkdtemp(prefix="eventstream-zipkin-"))
+        self._tls = tls
+        self._context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -65,7 +71,7 @@ class ZipkinServer:
         """Start the server and return once ``/health`` says UP (a JVM start: seconds)."""
         if self.running:
             return self
-        args = launcher.command(self.port)
+        args = launcher.command(self.port, tls=self._tls)
         log = open(self.root / "zipkin.log", "ab")  # noqa: SIM115 (kept open for the server's life)
         self._process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                          cwd=self.root)
@@ -75,7 +81,7 @@ class ZipkinServer:
         def ready() -> bool:
             if process.poll() is not None:
                 raise AssertionError(f"zipkin exited with {process.returncode}:\n{self.log()}")
-            return launcher.healthy(self.url)
+            return launcher.healthy(self.url, context=self._context)
 
         try:
             eventually(ready, timeout, interval=0.2, describe=lambda: f"zipkin not healthy:\n{self.log()}")
@@ -117,7 +123,7 @@ class ZipkinServer:
 
     def _get(self, path: str, query: Mapping[str, str | int] | None = None) -> Any:
         url = self.url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=10, context=self._context) as response:
             return json.loads(response.read())
 
     def services(self) -> list[str]:
@@ -147,7 +153,7 @@ class ZipkinServer:
         """POST spans to ``/api/v2/spans`` as a reporter does; the HTTP status (202 when accepted)."""
         request = urllib.request.Request(self.url + "/api/v2/spans", data=json.dumps(list(spans)).encode(),
                                          method="POST", headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=self._context) as response:
             return int(response.status)
 
 

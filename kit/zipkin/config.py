@@ -2,7 +2,9 @@
 
 No URL means tracing off: ``kit.tracing.NOOP_TRACER``, at almost no cost. With a URL, spans are
 sampled at ``EVENTSTREAM_TRACE_SAMPLE_RATE`` (0.0-1.0, default 1.0) and reported in the background
-by an ``HTTPReporter``. Every process of the system builds its tracer with ``tracer_from_env``.
+by an ``HTTPReporter``. An https URL is verified against ``EVENTSTREAM_ZIPKIN_TLS_CA`` when set
+(a private CA's certificate), else the system's roots. Every process of the system builds its
+tracer with ``tracer_from_env``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from kit.zipkin.tracer import ZipkinTracer
 
 ZIPKIN_URL_ENV = "EVENTSTREAM_ZIPKIN_URL"
 SAMPLE_RATE_ENV = "EVENTSTREAM_TRACE_SAMPLE_RATE"
+ZIPKIN_CA_ENV = "EVENTSTREAM_ZIPKIN_TLS_CA"
 
 
 def parse_sample_rate(value: str | float, *, source: str = SAMPLE_RATE_ENV) -> float:
@@ -68,7 +71,10 @@ def tracer_from_env(
         return NOOP_TRACER
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"the Zipkin URL must start with http:// or https://, got {url!r}")
-    reporter = HTTPReporter(url)
+    ca_file = env.get(ZIPKIN_CA_ENV, "").strip() or None
+    if ca_file is not None and not os.path.isfile(ca_file):
+        raise ValueError(f"{ZIPKIN_CA_ENV} names no file: {ca_file!r}")
+    reporter = HTTPReporter(url, ca_file=ca_file)
     # Spans of the last moments before exit are flushed, briefly: a dead Zipkin must not hold
     # up a shutdown.
     atexit.register(reporter.close, 1.0)

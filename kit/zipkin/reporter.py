@@ -3,7 +3,8 @@
 ``HTTPReporter.report`` only appends to a bounded queue (a deque; appends are atomic under the GIL,
 so no lock is taken on the request path). A daemon thread wakes every ``flush_interval`` or when a
 batch is full, encodes the whole batch at once and POSTs them as Zipkin v2 JSON to
-``<zipkin-url>/api/v2/spans`` with short timeouts. When the collector is down or slow the queue
+``<zipkin-url>/api/v2/spans`` with short timeouts (over https, the server's certificate is verified
+against the system's roots or a given CA file). When the collector is down or slow the queue
 fills and further spans are dropped and counted (``kit_tracing_spans_dropped_total{reason}`` and
 ``HTTPReporter.dropped``); requests never wait for Zipkin.
 """
@@ -45,9 +46,13 @@ def spans_endpoint(zipkin_url: str) -> str:
 
 
 class HTTPTransport(BaseTransportHandler):
-    """POSTs encoded span batches to Zipkin over HTTP with short timeouts and no retries."""
+    """POSTs encoded span batches to Zipkin over HTTP(S) with short timeouts and no retries.
 
-    def __init__(self, zipkin_url: str, *, timeout: float = 2.0) -> None:
+    An https URL is verified (certificate chain and host name) against ``ca_file`` when given,
+    else against the system's trusted roots.
+    """
+
+    def __init__(self, zipkin_url: str, *, timeout: float = 2.0, ca_file: str | None = None) -> None:
         super().__init__()
         self.url = spans_endpoint(zipkin_url)
         self._pool = urllib3.PoolManager(
@@ -55,6 +60,8 @@ class HTTPTransport(BaseTransportHandler):
             maxsize=1,
             timeout=urllib3.Timeout(connect=min(timeout, 1.0), read=timeout),
             retries=False,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=ca_file,
         )
 
     def get_max_payload_bytes(self) -> int | None:
@@ -78,7 +85,8 @@ class HTTPTransport(BaseTransportHandler):
 class HTTPReporter:
     """Queues finished spans and delivers them in batches from a background thread.
 
-    ``transport`` is called with each encoded batch (default: ``HTTPTransport(zipkin_url)``).
+    ``transport`` is called with each encoded batch (default: ``HTTPTransport(zipkin_url)``,
+    verifying an https server against ``ca_file`` when given).
     ``dropped`` and ``sent`` count spans for tests and diagnostics.
     """
 
@@ -91,12 +99,13 @@ class HTTPReporter:
         batch_size: int = 500,
         flush_interval: float = 0.5,
         timeout: float = 2.0,
+        ca_file: str | None = None,
         registry: CollectorRegistry = REGISTRY,
     ) -> None:
         if transport is None:
             if not zipkin_url:
                 raise ValueError("HTTPReporter needs a zipkin_url or a transport")
-            transport = HTTPTransport(zipkin_url, timeout=timeout)
+            transport = HTTPTransport(zipkin_url, timeout=timeout, ca_file=ca_file)
         self._transport = transport
         self._queue: collections.deque[ZipkinSpan] = collections.deque()
         self._queue_size = queue_size

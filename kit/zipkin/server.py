@@ -1,8 +1,9 @@
 """A local Zipkin server (the ``io.zipkin:zipkin-server`` executable jar): where it is, how to run it.
 
 Shared by ``eventstream up --trace-ui`` and the test fixture ``kit.testing.zipkin``, so both start
-the same server the same way: in-memory storage, HTTP only, listening on 127.0.0.1 alone. The jar
-is looked up in this order:
+the same server the same way: in-memory storage, listening on 127.0.0.1 alone, over HTTP or, given
+a PKCS#12 key store (``KeyStore``, e.g. from ``kit.certs.pkcs12``), over https only. The jar is
+looked up in this order:
 
 1. ``EVENTSTREAM_ZIPKIN_JAR`` (a path; when set, nothing else is tried);
 2. ``~/.cache/eventstream/zipkin-server-<version>-exec.jar`` (where ``.ci/run`` and the README's
@@ -17,7 +18,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ZIPKIN_VERSION = "3.5.1"
@@ -27,6 +30,20 @@ ARTIFACT = f"io.zipkin:zipkin-server:{ZIPKIN_VERSION}:jar:exec"
 DEFAULT_PORT = 9411
 # A small heap and quick start-up: a local server for one developer or one test, not a cluster.
 JVM_OPTIONS = ("-Xms32m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+
+
+@dataclass(frozen=True)
+class KeyStore:
+    """The PKCS#12 key store (certificate and key) a server presents when it serves https."""
+
+    path: Path
+    password: str
+
+    def options(self) -> list[str]:
+        """The server options that serve https only, with this store (Armeria's TLS settings)."""
+        return ["--armeria.ports[0].protocols[0]=https", "--armeria.ssl.enabled=true",
+                f"--armeria.ssl.key-store=file:{self.path}", "--armeria.ssl.key-store-type=PKCS12",
+                f"--armeria.ssl.key-store-password={self.password}"]
 
 
 class ZipkinNotInstalled(RuntimeError):
@@ -84,10 +101,12 @@ def missing() -> str | None:
     return None
 
 
-def command(port: int, *, jar: Path | None = None, java: str | None = None) -> list[str]:
+def command(port: int, *, jar: Path | None = None, java: str | None = None,
+            tls: KeyStore | None = None) -> list[str]:
     """The command that runs the server on ``127.0.0.1:port`` with in-memory storage.
 
-    Raises ``ZipkinNotInstalled`` (with the install hint) when the jar or Java is missing.
+    With ``tls`` the port serves https only, presenting that key store. Raises
+    ``ZipkinNotInstalled`` (with the install hint) when the jar or Java is missing.
     """
     jar = jar or find_jar()
     java = java or find_java()
@@ -97,16 +116,16 @@ def command(port: int, *, jar: Path | None = None, java: str | None = None) -> l
         java, *JVM_OPTIONS, "-jar", str(jar),
         # Armeria serves the UI, the query API and the span intake on this one port.
         "--armeria.ports[0].ip=127.0.0.1", f"--armeria.ports[0].port={port}",
-        "--armeria.ports[0].protocols[0]=http",
+        *(tls.options() if tls else ["--armeria.ports[0].protocols[0]=http"]),
         "--zipkin.storage.type=mem", "--zipkin.self-tracing.enabled=false",
         # Quiet start-up: no banner, and no warning about the server's own metrics wiring.
         "--spring.main.banner-mode=off", "--logging.level.io.micrometer=ERROR",
     ]
 
 
-def base_url(port: int) -> str:
+def base_url(port: int, *, tls: bool = False) -> str:
     """The server's URL: where spans are POSTed (``--zipkin-url``) and the API is queried."""
-    return f"http://127.0.0.1:{port}"
+    return f"{'https' if tls else 'http'}://127.0.0.1:{port}"
 
 
 def ui_url(base: str) -> str:
@@ -119,10 +138,14 @@ def trace_url(base: str, trace_id: str) -> str:
     return base.rstrip("/") + f"/zipkin/traces/{trace_id}"
 
 
-def healthy(base: str, timeout: float = 1.0) -> bool:
-    """Whether the server at ``base`` answers ``GET /health`` with status UP (its storage is ready)."""
+def healthy(base: str, timeout: float = 1.0, *, context: ssl.SSLContext | None = None) -> bool:
+    """Whether the server at ``base`` answers ``GET /health`` with status UP (its storage is ready).
+
+    ``context`` verifies an https server (default: the system's trusted roots).
+    """
     try:
-        with urllib.request.urlopen(base.rstrip("/") + "/health", timeout=timeout) as response:
+        with urllib.request.urlopen(base.rstrip("/") + "/health", timeout=timeout,
+                                    context=context) as response:
             return response.status == 200 and bool(json.loads(response.read()).get("status") == "UP")
     except (OSError, ValueError):
         return False

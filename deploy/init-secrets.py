@@ -3,12 +3,20 @@ secret and one NATS password per service. Run by the ``init-secrets`` job of doc
 before anything else starts; files that exist are kept, so running it again changes nothing
 (delete a file to have it made anew, see OPERATIONS.md "Security").
 
-    python deploy/init-secrets.py --certs DIR --secrets DIR
+    python deploy/init-secrets.py --ca DIR --certs DIR --secrets DIR
 
 Writes, with keys and secrets readable by their owner only:
 
-- ``DIR(certs)/ca.crt`` ``ca.key`` and ``<name>.crt`` ``<name>.key`` for every TLS identity below,
-  each naming the hosts it is reached by (``kit.certs``: EC P-256, server and client use);
+- ``DIR(ca)/ca.crt`` ``ca.key``: the CA, in a directory no running service mounts (a CA key found
+  in ``DIR(certs)``, where earlier versions kept it, is moved there);
+- ``DIR(certs)/ca.crt`` and ``<name>.crt`` ``<name>.key`` for every TLS identity below, each
+  naming the hosts it is reached by (``kit.certs``: EC P-256, server and client use);
+- ``DIR(certs)/cockroach/``: what ``cockroach start --certs-dir`` reads (``ca.crt``, ``node.*``
+  with CN=node, ``client.root.*``) and ``client.eventstream.*``, the services' database login
+  (CockroachDB maps a client certificate's CN to its SQL user);
+- ``DIR(certs)/zipkin.p12``: Zipkin's https key store, its password in
+  ``DIR(certs)/zipkin-store/armeria.ssl.key-store-password`` (a Spring config tree: the file's
+  name is the setting);
 - ``DIR(secrets)/auth_secret``: the HS256 secret every service verifies tokens with and mints its
   own ``service`` token from;
 - ``DIR(secrets)/nats_<user>``: each NATS user's password, and ``nats-auth.conf``: those passwords
@@ -20,9 +28,10 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import shutil
 from pathlib import Path
 
-from kit.certs import Issued, issue, make_ca
+from kit.certs import Issued, issue, make_ca, pkcs12
 
 IDENTITIES: dict[str, tuple[str, ...]] = {
     "eventstoresvc": ("eventstoresvc",),
@@ -30,8 +39,17 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
     "worker": ("worker",),
     "bootstrap": ("bootstrap",),
     "nats": ("nats-1", "nats-2", "nats-3", "localhost", "127.0.0.1"),
+    "zipkin": ("zipkin", "localhost", "127.0.0.1"),
 }
 """TLS identities and the names they answer to (the workers share one)."""
+
+COCKROACH: dict[str, tuple[str, tuple[str, ...]]] = {
+    "node": ("node", ("roach-1", "roach-2", "roach-3", "localhost", "127.0.0.1")),
+    "client.root": ("root", ()),
+    "client.eventstream": ("eventstream", ()),
+}
+"""CockroachDB's certificates: file name -> (CN, hosts). Nodes present ``node`` to clients and
+to each other; ``client.<user>`` logs in as SQL user ``<user>``."""
 
 AUTH_CONF = Path(__file__).resolve().parent / "nats" / "auth.conf"
 """The NATS users and their permissions, with ``$<USER>_PASSWORD`` for each password."""
@@ -48,21 +66,49 @@ def _private(path: Path, text: str) -> bool:
     return True
 
 
-def certificates(directory: Path) -> list[str]:
+def authority(ca_directory: Path, certs: Path) -> tuple[Issued, bool]:
+    """The CA, and whether it is new: made if missing, or moved out of ``certs`` where earlier
+    versions kept its key."""
+    ca_directory.mkdir(parents=True, exist_ok=True)
+    ca = Issued(ca_directory / "ca.crt", ca_directory / "ca.key")
+    if (certs / "ca.key").exists() and not ca.key.exists():
+        shutil.move(certs / "ca.key", ca.key)
+        shutil.copyfile(certs / "ca.crt", ca.cert)
+    if ca.cert.exists() and ca.key.exists():
+        return ca, False
+    return make_ca(ca_directory, "ca", overwrite=True), True
+
+
+def certificates(ca_directory: Path, directory: Path) -> list[str]:
     """The CA and every identity's certificate, those missing only; the names written."""
     directory.mkdir(parents=True, exist_ok=True)
-    written: list[str] = []
-    ca_cert, ca_key = directory / "ca.crt", directory / "ca.key"
-    if ca_cert.exists() and ca_key.exists():
-        ca = Issued(ca_cert, ca_key)
-    else:
-        ca = make_ca(directory, "ca", overwrite=True)
-        written.append("ca")
+    ca, made = authority(ca_directory, directory)
+    written: list[str] = ["ca"] if made else []
+    roach = directory / "cockroach"
+    for copy in (directory / "ca.crt", roach / "ca.crt"):
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ca.cert, copy)  # the CA certificate only: its key stays in ca_directory
     for name, hosts in IDENTITIES.items():
         if not (directory / f"{name}.key").exists():
             issue(directory, name, ca, hosts=hosts)
             written.append(name)
+    for name, (user, hosts) in COCKROACH.items():
+        if not (roach / f"{name}.key").exists():
+            issue(roach, name, ca, hosts=hosts, common_name=user)
+            written.append(f"cockroach/{name}")
     return written
+
+
+def zipkin_store(directory: Path) -> list[str]:
+    """Zipkin's PKCS#12 key store from its certificate and the store's password, if missing."""
+    store, password = directory / "zipkin.p12", directory / "zipkin-store" / "armeria.ssl.key-store-password"
+    if store.exists() and password.exists():
+        return []
+    password.parent.mkdir(parents=True, exist_ok=True)
+    password.unlink(missing_ok=True)
+    _private(password, secrets.token_urlsafe(24))  # no newline: the file's content is the value
+    pkcs12(Issued(directory / "zipkin.crt", directory / "zipkin.key"), store, password.read_text())
+    return ["zipkin.p12"]
 
 
 def passwords(directory: Path) -> list[str]:
@@ -85,10 +131,11 @@ def passwords(directory: Path) -> list[str]:
 def main() -> None:
     """Generate what is missing and say what was written (never a secret's value)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ca", type=Path, required=True, help="Directory of the CA (its key).")
     parser.add_argument("--certs", type=Path, required=True, help="Directory of the certificates.")
     parser.add_argument("--secrets", type=Path, required=True, help="Directory of the secrets.")
     args = parser.parse_args()
-    written = certificates(args.certs) + passwords(args.secrets)
+    written = certificates(args.ca, args.certs) + zipkin_store(args.certs) + passwords(args.secrets)
     print("init-secrets: wrote " + (", ".join(written) if written else "nothing (all present)"))
 
 

@@ -53,8 +53,8 @@ class Deployed:
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     root = tmp_path_factory.mktemp("deploy")
     certs, secrets = root / "certs", root / "secrets"
-    subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"), "--certs", str(certs),
-                    "--secrets", str(secrets)], check=True, capture_output=True)
+    subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"), "--ca", str(root / "ca"),
+                    "--certs", str(certs), "--secrets", str(secrets)], check=True, capture_output=True)
     server = NatsServer()
 
     def near(path: Path) -> str:  # nats-server includes relative to the configuration file only
@@ -75,13 +75,15 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
 
 
 def test_init_secrets_keeps_what_exists(deployed: Deployed) -> None:
-    files = [*deployed.certs.iterdir(), *deployed.secrets.iterdir()]
-    before = {path.name: path.read_bytes() for path in files}
-    done = subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"), "--certs", str(deployed.certs),
-                           "--secrets", str(deployed.secrets)], check=True, capture_output=True, text=True)
+    files = [path for path in (*deployed.certs.rglob("*"), *deployed.secrets.iterdir()) if path.is_file()]
+    before = {path: path.read_bytes() for path in files}
+    done = subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"), "--ca", str(deployed.certs.parent / "ca"),
+                           "--certs", str(deployed.certs), "--secrets", str(deployed.secrets)],
+                          check=True, capture_output=True, text=True)
     assert "nothing (all present)" in done.stdout
-    after = {path.name: path.read_bytes() for path in files}
+    after = {path: path.read_bytes() for path in files}
     assert after == before
+    assert not (deployed.certs / "ca.key").exists(), "the CA key stays out of the services' volume"
     assert all(oct(path.stat().st_mode & 0o777) == "0o600" for path in deployed.secrets.iterdir())
 
 

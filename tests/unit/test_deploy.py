@@ -2,6 +2,7 @@
 
 import re
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import click
 import pytest
@@ -59,8 +60,41 @@ def test_roach_init_creates_the_databases_user_and_grants(compose):
                       "CREATE DATABASE IF NOT EXISTS ordersdb",
                       "GRANT ALL ON DATABASE eventstoredb TO eventstream",
                       "GRANT ALL ON DATABASE ordersdb TO eventstream",
-                      "cockroach init --insecure"):
+                      "cockroach init --certs-dir=/certs/cockroach"):
         assert statement in script
+
+
+def test_cockroachdb_runs_secure_and_every_client_verifies_it(compose):
+    services = compose["services"]
+    assert "--insecure" not in yaml.safe_dump(compose)
+    for i in (1, 2, 3):
+        node = services[f"roach-{i}"]
+        assert "--certs-dir=/certs/cockroach" in node["command"] and "certs:/certs:ro" in node["volumes"]
+        assert node["depends_on"]["init-secrets"]["condition"] == "service_completed_successfully"
+    for name, service in eventstream_services(compose).items():
+        for key in ("EVENTSTREAM_DB_URL", "EVENTSTREAM_ORDERS_DB_URL"):
+            query = {k: v[0] for k, v in parse_qs(urlsplit(service["environment"][key]).query).items()}
+            assert query == {"sslmode": "verify-full", "sslrootcert": "/certs/ca.crt",
+                             "sslcert": "/certs/cockroach/client.eventstream.crt",
+                             "sslkey": "/certs/cockroach/client.eventstream.key"}, (name, key)
+
+
+def test_spans_go_to_zipkin_over_https_only(compose):
+    zipkin = compose["services"]["zipkin"]
+    options = zipkin["environment"]["JAVA_OPTS"].split()
+    assert "-Darmeria.ports[0].protocols[0]=https" in options
+    assert "-Darmeria.ssl.key-store=file:/certs/zipkin.p12" in options
+    assert not any("password" in option for option in options), "the store's password is read from a file"
+    for name, service in eventstream_services(compose).items():
+        env = service["environment"]
+        assert env["EVENTSTREAM_ZIPKIN_URL"] == "https://zipkin:9411", name
+        assert env["EVENTSTREAM_ZIPKIN_TLS_CA"] == "/certs/ca.crt", name
+
+
+def test_the_ca_key_stays_in_a_volume_only_init_secrets_mounts(compose):
+    for name, service in compose["services"].items():
+        mounts = [str(volume).split(":")[0] for volume in service.get("volumes", [])]
+        assert ("ca" in mounts) == (name == "init-secrets"), name
 
 
 @pytest.mark.parametrize("node", [1, 2, 3])
@@ -90,8 +124,10 @@ def test_every_environment_variable_is_a_flag_twin_of_the_command_it_configures(
     from kit.grpc.tls import ENV_NAMES as TLS_ENV
     from kit.nats.security import ENV_NAMES as NATS_ENV
 
+    from kit.zipkin.config import ZIPKIN_CA_ENV
+
     process_wide = {"EVENTSTREAM_TRACE_SAMPLE_RATE", "EVENTSTREAM_LOG_FORMAT", "EVENTSTREAM_LOG_LEVEL",
-                    *TLS_ENV, *NATS_ENV}
+                    ZIPKIN_CA_ENV, *TLS_ENV, *NATS_ENV}
     for name, service in eventstream_services(compose).items():
         command, _ = resolve(list(service["command"]))
         twins = envvars_of(command)
@@ -115,15 +151,20 @@ def test_addresses_point_at_services_and_their_ports(compose):
         nats_host, nats_port = re.fullmatch(r"tls://([\w-]+):(\d+)", url).groups()
         assert nats_host in services and nats_port == "4222"
     for key in ("EVENTSTREAM_DB_URL", "EVENTSTREAM_ORDERS_DB_URL"):
-        match = re.fullmatch(r"cockroachdb://eventstream@([\w-]+):26257/(\w+)\?sslmode=disable", env[key])
+        match = re.fullmatch(r"cockroachdb://eventstream@([\w-]+):26257/(\w+)\?sslmode=verify-full&.*", env[key])
         assert match and match.group(1) in services
         assert match.group(2) in {"eventstoredb", "ordersdb"}
     published = [p.split(":")[-1] for p in services["ordersvc"]["ports"]]
     args = services["ordersvc"]["command"]
     assert args[args.index("--port") + 1] not in published, "plain HTTP must stay behind the proxy"
+    assert args[args.index("--host") + 1] == "127.0.0.1", "plain HTTP on loopback only"
+    assert args[args.index("--grpc-host") + 1] == "0.0.0.0"
     assert args[args.index("--grpc-port") + 1] in published
+    # The proxy shares ordersvc's network namespace, so its upstream is that loopback.
+    assert services["proxy"]["network_mode"] == "service:ordersvc" and "ports" not in services["proxy"]
     caddyfile = (DEPLOY / "caddy" / "Caddyfile").read_text()
-    assert f"reverse_proxy ordersvc:{args[args.index('--port') + 1]}" in caddyfile
+    assert f"reverse_proxy 127.0.0.1:{args[args.index('--port') + 1]}" in caddyfile
+    assert f":{published[0]} {{" in caddyfile
     assert "tls /certs/ordersvc.crt /certs/ordersvc.key" in caddyfile
 
 

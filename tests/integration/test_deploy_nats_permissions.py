@@ -75,11 +75,12 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
 
 
 def test_init_secrets_keeps_what_exists(deployed: Deployed) -> None:
-    files = [path for path in (*deployed.certs.rglob("*"), *deployed.secrets.iterdir()) if path.is_file()]
+    files = [path for path in (*deployed.certs.rglob("*"), *deployed.secrets.iterdir())
+             if path.is_file()]
     before = {path: path.read_bytes() for path in files}
-    done = subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"), "--ca", str(deployed.certs.parent / "ca"),
-                           "--certs", str(deployed.certs), "--secrets", str(deployed.secrets)],
-                          check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"),
+                           "--ca", str(deployed.certs.parent / "ca"), "--certs", str(deployed.certs),
+                           "--secrets", str(deployed.secrets)], check=True, capture_output=True, text=True)
     assert "nothing (all present)" in done.stdout
     after = {path: path.read_bytes() for path in files}
     assert after == before

@@ -96,8 +96,9 @@ def test_from_values_reads_the_secret_file_and_from_env_the_twins(tmp_path: Path
     assert not from_env({}).enabled
 
 
-@pytest.mark.parametrize("command", [["ordersvc", "--host", "0.0.0.0"], ["eventstoresvc", "--host", "0.0.0.0"],
-                                     ["ordersvc", "--host", "127.0.0.1", "--grpc-host", "0.0.0.0"]])
+@pytest.mark.parametrize("command", [
+    ["ordersvc", "--host", "0.0.0.0"], ["eventstoresvc", "--host", "0.0.0.0"],
+    ["ordersvc", "--host", "127.0.0.1", "--grpc-host", "0.0.0.0"]])
 def test_a_service_refuses_to_start_open_beyond_loopback(command: list[str]) -> None:
     result = CliRunner().invoke(main, command, env={"EVENTSTREAM_AUTH_SECRET": ""})
     assert result.exit_code == 2

@@ -123,7 +123,6 @@ def test_every_environment_variable_is_a_flag_twin_of_the_command_it_configures(
     # Tracing, logging, gRPC TLS and NATS credentials are read by every process itself, not by a flag.
     from kit.grpc.tls import ENV_NAMES as TLS_ENV
     from kit.nats.security import ENV_NAMES as NATS_ENV
-
     from kit.zipkin.config import ZIPKIN_CA_ENV
 
     process_wide = {"EVENTSTREAM_TRACE_SAMPLE_RATE", "EVENTSTREAM_LOG_FORMAT", "EVENTSTREAM_LOG_LEVEL",
@@ -151,7 +150,8 @@ def test_addresses_point_at_services_and_their_ports(compose):
         nats_host, nats_port = re.fullmatch(r"tls://([\w-]+):(\d+)", url).groups()
         assert nats_host in services and nats_port == "4222"
     for key in ("EVENTSTREAM_DB_URL", "EVENTSTREAM_ORDERS_DB_URL"):
-        match = re.fullmatch(r"cockroachdb://eventstream@([\w-]+):26257/(\w+)\?sslmode=verify-full&.*", env[key])
+        match = re.fullmatch(r"cockroachdb://eventstream@([\w-]+):26257/(\w+)\?sslmode=verify-full&.*",
+                             env[key])
         assert match and match.group(1) in services
         assert match.group(2) in {"eventstoredb", "ordersdb"}
     published = [p.split(":")[-1] for p in services["ordersvc"]["ports"]]

@@ -1,0 +1,157 @@
+"""deploy/'s TLS for the database and for traces, made real: with the files deploy/init-secrets.py
+generates, a Zipkin server runs on the very options docker-compose.yml gives it (https only, its
+key store's password read from the generated config tree) and takes the spans of a process
+configured as the compose file configures the services; and the services' own database URL
+(verify-full, the CockroachDB client certificate) logs in to a PostgreSQL that admits TCP clients
+by certificate only, the server presenting the generated CockroachDB node certificate."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+import yaml
+from sqlalchemy import text
+
+from eventstoresvc.engine import make_engine
+from kit.testing.net import free_port
+from kit.testing.postgres import EmbeddedPostgres, ServerTLSFiles
+from kit.testing.requires import unavailable
+from kit.testing.wait import eventually
+from kit.testing.zipkin import zipkin_missing
+from kit.tracing import SpanKind
+from kit.zipkin import HTTPReporter, ZipkinTracer
+from kit.zipkin import server as launcher
+from kit.zipkin.config import ZIPKIN_CA_ENV, ZIPKIN_URL_ENV, tracer_from_env
+
+pytestmark = pytest.mark.integration
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+COMPOSE = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+SERVICE_ENV = COMPOSE["services"]["ordersvc"]["environment"]
+
+
+@dataclass(frozen=True)
+class Generated:
+    """What init-secrets wrote, and how to read a compose path (``/certs/...``) against it."""
+
+    certs: Path
+
+    def local(self, text: str) -> str:
+        return text.replace("/certs/", f"{self.certs}/")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
+    root = tmp_path_factory.mktemp("deploy-tls")
+    subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"), "--ca", str(root / "ca"),
+                    "--certs", str(root / "certs"), "--secrets", str(root / "secrets")],
+                   check=True, capture_output=True)
+    return Generated(root / "certs")
+
+
+@pytest.fixture(scope="module")
+def zipkin_url(generated: Generated, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Zipkin server on deploy's JAVA_OPTS (its port moved to a free one on 127.0.0.1)."""
+    reason = zipkin_missing()
+    if reason:
+        unavailable(reason)
+    port = free_port()
+    java_opts = shlex.split(COMPOSE["services"]["zipkin"]["environment"]["JAVA_OPTS"])
+    options = [generated.local(option).replace("ports[0].port=9411", f"ports[0].port={port}")
+               for option in java_opts]
+    jar, java = launcher.find_jar(), launcher.find_java()
+    assert jar is not None and java is not None
+    log = tmp_path_factory.mktemp("zipkin") / "zipkin.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [java, *launcher.JVM_OPTIONS, *options, "-Darmeria.ports[0].ip=127.0.0.1", "-jar", str(jar),
+             "--zipkin.storage.type=mem", "--zipkin.self-tracing.enabled=false",
+             "--spring.main.banner-mode=off"],
+            stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+    url = launcher.base_url(port, tls=True)
+    context = ssl.create_default_context(cafile=str(generated.certs / "ca.crt"))
+    try:
+        def up() -> bool:
+            assert process.poll() is None, log.read_text(errors="replace")[-4000:]
+            return launcher.healthy(url, context=context)
+
+        eventually(up, 120, interval=0.2, describe=lambda: log.read_text(errors="replace")[-4000:])
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_spans_reach_zipkin_over_https_as_deploy_configures_both(generated: Generated,
+                                                                 zipkin_url: str) -> None:
+    ca = generated.local(SERVICE_ENV[ZIPKIN_CA_ENV])
+    assert SERVICE_ENV[ZIPKIN_URL_ENV].startswith("https://")
+    tracer = tracer_from_env("deploy-svc", environ={ZIPKIN_URL_ENV: zipkin_url, ZIPKIN_CA_ENV: ca})
+    assert isinstance(tracer, ZipkinTracer) and isinstance(tracer.reporter, HTTPReporter)
+    with tracer.span("GET /orders", SpanKind.SERVER, headers={}) as span:
+        pass
+    assert tracer.reporter.close(timeout=5) and tracer.reporter.sent == 1
+    context = ssl.create_default_context(cafile=ca)
+    trace = eventually(lambda: _trace(zipkin_url, span.trace_id, context))
+    assert [s["name"] for s in trace] == ["get /orders"]
+
+
+def _trace(base: str, trace_id: str, context: ssl.SSLContext) -> list[dict[str, object]]:
+    """The stored spans of one trace; none (404) until the server has stored them."""
+    try:
+        url = f"{base}/api/v2/trace/{trace_id}"
+        with urllib.request.urlopen(url, timeout=5, context=context) as response:
+            return list(json.loads(response.read()))
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return []
+        raise
+
+
+@pytest.fixture(scope="module")
+def database(generated: Generated) -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL presenting deploy's CockroachDB node certificate, client certificates only."""
+    roach = generated.certs / "cockroach"
+    server = EmbeddedPostgres(tls=ServerTLSFiles(cert=roach / "node.crt", key=roach / "node.key",
+                                                 ca=roach / "ca.crt"))
+    try:
+        server.start()
+        with psycopg.connect(server.admin_dsn(), autocommit=True) as conn:
+            conn.execute(b'CREATE ROLE "eventstream" LOGIN')
+            conn.execute(b'CREATE DATABASE "eventstoredb" OWNER "eventstream"')
+        yield server
+    finally:
+        server.stop()
+
+
+def test_the_services_database_url_logs_in_by_certificate_over_verified_tls(
+        generated: Generated, database: EmbeddedPostgres) -> None:
+    parts = urlsplit(generated.local(SERVICE_ENV["EVENTSTREAM_DB_URL"]))
+    assert parts.scheme == "cockroachdb" and parts.path == "/eventstoredb"
+    # The same user, database and TLS settings; this server speaks PostgreSQL at another address.
+    url = urlunsplit(parts._replace(scheme="postgresql+psycopg",
+                                    netloc=f"{parts.username}@{database.host}:{database.port}"))
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT ssl, client_dn, current_user FROM pg_stat_ssl"
+                                    " WHERE pid = pg_backend_pid()")).one()
+    finally:
+        engine.dispose()
+    assert tuple(row) == (True, "/CN=eventstream", "eventstream")

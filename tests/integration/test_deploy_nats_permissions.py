@@ -16,8 +16,15 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from eventstoresvc.bootstrap import bootstrap_stream
+from eventstoresvc.domain import ExpectedVersion
+from eventstoresvc.engine import make_engine
+from eventstoresvc.relay import OutboxRelay
+from eventstoresvc.schema import create_schema
+from eventstoresvc.sqlstore import SqlEventRepository
+from eventstoresvc.testing import order_event
 from kit.errors import InvalidArgument, KitError
 from kit.nats import JetStreamConsumer, JetStreamPublisher, NatsSecurity, dead_letters, replay_dead_letters
+from kit.nats import security as nats_env
 from kit.nats.streams import connection, ensure_stream
 from kit.testing.nats import NatsServer
 from kit.testing.wait import eventually
@@ -107,6 +114,50 @@ def test_only_the_event_store_publishes_orders(deployed: Deployed) -> None:
         finally:
             publisher.close()
     assert deployed.count("ORDERS") == before + 1
+
+
+def relay_as(deployed: Deployed, user: str, identity: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             registry: CollectorRegistry) -> tuple[SqlEventRepository, OutboxRelay]:
+    """The event store's own relay (its connection from EVENTSTREAM_NATS_*, as deploy/ sets them)
+    logged in as ``user``, over an outbox holding two new events."""
+    env = {nats_env.ENV_USER: user, nats_env.ENV_PASSWORD_FILE: str(deployed.secrets / f"nats_{user}"),
+           nats_env.ENV_TLS_CA: str(deployed.certs / "ca.crt"),
+           nats_env.ENV_TLS_CERT: str(deployed.certs / f"{identity}.crt"),
+           nats_env.ENV_TLS_KEY: str(deployed.certs / f"{identity}.key")}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    engine = make_engine(f"sqlite:///{tmp_path / 'events.db'}")
+    create_schema(engine)
+    repository = SqlEventRepository(engine)
+    for order in (f"{user}-1", f"{user}-2"):
+        repository.append(order_event(order, "created"), ExpectedVersion.no_stream())
+    relay = OutboxRelay(repository, deployed.server.url, registry=registry, ack_timeout=1.0,
+                        max_backoff=0.3, idle_poll=0.1)
+    relay.start()
+    return repository, relay
+
+
+def test_the_relay_publishes_as_the_event_store_and_no_one_else_can(
+        deployed: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = deployed.count("ORDERS")
+    repository, relay = relay_as(deployed, "eventstoresvc", "eventstoresvc", tmp_path / "store", monkeypatch,
+                                 CollectorRegistry())
+    try:
+        eventually(lambda: repository.backlog() == 0, 15)
+    finally:
+        relay.stop()
+        repository.close()
+    assert deployed.count("ORDERS") == before + 2
+
+    registry = CollectorRegistry()
+    repository, relay = relay_as(deployed, "payment", "worker", tmp_path / "forged", monkeypatch, registry)
+    try:  # refused, and refused again
+        eventually(lambda: (registry.get_sample_value("eventstore_relay_failures_total") or 0) >= 2, 15)
+        assert repository.backlog() == 2, "nothing is marked published"
+    finally:
+        relay.stop(flush_timeout=0)
+        repository.close()
+    assert deployed.count("ORDERS") == before + 2
 
 
 @pytest.mark.parametrize("worker", sorted(WORKERS))

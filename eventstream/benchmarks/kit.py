@@ -6,16 +6,22 @@ shared machine hits both alike, and the best round of each counts. Reported per 
 (ratio kit / bare, the target is >= 0.85), p50/p99 latency, and the server's CPU time per request,
 which does not depend on how fast the client is. ``kit.http.auth`` / ``kit.grpc.auth`` are the
 same kit servers verifying an HS256 bearer token on every request, against the same bare baseline
-(the bare servers ignore the token the clients send).
+(the bare servers ignore the token the clients send). ``kit.grpc.tls`` is ``kit.grpc.auth`` over
+mutual TLS (certificates of a CA made for the run, EC P-256 as ``kit.certs`` issues them), as
+deploy/ runs every gRPC hop, against the same plaintext bare baseline.
 """
 
 from __future__ import annotations
 
 import http.client
+import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from google.protobuf import empty_pb2
@@ -24,19 +30,24 @@ from rich.console import Console
 from eventstream.benchmarks.load import LoadResult, compare_loads, drive
 from eventstream.benchmarks.report import Result
 from eventstream.benchmarks.servers import GRPC_METHOD, bench_token
+from kit.certs import Issued, issue, make_ca
+from kit.grpc.tls import ENV_CA, ENV_CERT, ENV_KEY, ClientTLS
 from kit.testing.net import free_port, wait_for_port
 
 CONCURRENCY = 8
 
 
 @contextmanager
-def server_process(kind: str, zipkin_url: str | None = None) -> Iterator[tuple[int, int]]:
-    """Start a benchmark server process; yield (its pid, its port); stop it afterwards."""
+def server_process(kind: str, zipkin_url: str | None = None,
+                   env: Mapping[str, str] | None = None) -> Iterator[tuple[int, int]]:
+    """Start a benchmark server process (``env`` added to its environment); yield (its pid, its
+    port); stop it afterwards."""
     port = free_port()
     args = [sys.executable, "-m", "eventstream.benchmarks.servers", kind, str(port)]
     if zipkin_url:
         args.append(zipkin_url)
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, **(env or {})})
     try:
         wait_for_port(port, timeout=20)
         yield process.pid, port
@@ -65,9 +76,11 @@ def http_caller(port: int) -> Callable[[], Callable[[], None]]:
     return make
 
 
-def grpc_caller(port: int) -> Callable[[], Callable[[], None]]:
-    """One shared channel; each load thread calls the no-op method."""
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+def grpc_caller(port: int, tls: ClientTLS | None = None) -> Callable[[], Callable[[], None]]:
+    """One shared channel (mutual TLS with ``tls``); each load thread calls the no-op method."""
+    target = f"127.0.0.1:{port}"
+    channel = grpc.insecure_channel(target) if tls is None else grpc.secure_channel(
+        target, tls.credentials(), options=tls.options())
     method = channel.unary_unary(GRPC_METHOD, request_serializer=empty_pb2.Empty.SerializeToString,
                                  response_deserializer=empty_pb2.Empty.FromString)
     request = empty_pb2.Empty()
@@ -79,10 +92,33 @@ def grpc_caller(port: int) -> Callable[[], Callable[[], None]]:
     return make
 
 
+@dataclass(frozen=True)
+class MutualTLS:
+    """Certificates for the ``grpc-tls`` server and its clients, from one CA made for the run."""
+
+    ca: Issued
+    server: Issued
+    client: Issued
+
+    @classmethod
+    def make(cls, directory: Path) -> MutualTLS:
+        """A CA, and a server and a client certificate it signs, written in ``directory``."""
+        ca = make_ca(directory, "bench-ca")
+        return cls(ca, issue(directory, "server", ca), issue(directory, "client", ca))
+
+    def server_env(self) -> dict[str, str]:
+        """How the server process finds its certificate and the CA it requires of clients."""
+        return {ENV_CERT: str(self.server.cert), ENV_KEY: str(self.server.key), ENV_CA: str(self.ca.cert)}
+
+    def caller(self, port: int) -> Callable[[], Callable[[], None]]:
+        """The gRPC load client over mutual TLS, presenting the client certificate."""
+        return grpc_caller(port, ClientTLS(ca=self.ca.cert, cert=self.client.cert, key=self.client.key))
+
+
 def measure(kind: str, caller: Callable[[int], Callable[[], Callable[[], None]]], duration: float,
-            zipkin_url: str | None) -> LoadResult:
+            zipkin_url: str | None, env: Mapping[str, str] | None = None) -> LoadResult:
     """One load run against a fresh server of ``kind``."""
-    with server_process(kind, zipkin_url) as (pid, port):
+    with server_process(kind, zipkin_url, env) as (pid, port):
         result = drive(caller(port), concurrency=CONCURRENCY, duration=duration, warmup=1.0,
                        server_pid=pid)
     if result.errors:
@@ -91,29 +127,36 @@ def measure(kind: str, caller: Callable[[int], Callable[[], Callable[[], None]]]
 
 
 def compare(transport: str, caller: Callable[[int], Callable[[], Callable[[], None]]],
-            rounds: int, duration: float, zipkin_url: str, console: Console) -> list[Result]:
-    """Alternate bare, kit and kit-with-auth servers for ``rounds`` rounds; report the best of each."""
+            rounds: int, duration: float, zipkin_url: str, console: Console,
+            tls: MutualTLS | None = None) -> list[Result]:
+    """Alternate bare, kit, kit-with-auth (and, given ``tls``, kit-with-auth over mutual TLS)
+    servers for ``rounds`` rounds; report the best of each against the best bare one."""
     bare: list[LoadResult] = []
     ours: list[LoadResult] = []
     authed: list[LoadResult] = []
+    secured: list[LoadResult] = []
     for round_number in range(1, rounds + 1):
         console.print(f"  {transport}: round {round_number}/{rounds}")
         bare.append(measure(f"{transport}-bare", caller, duration, None))
         ours.append(measure(f"{transport}-kit", caller, duration, zipkin_url))
         authed.append(measure(f"{transport}-auth", caller, duration, zipkin_url))
+        if tls is not None:
+            secured.append(measure(f"{transport}-tls", tls.caller, duration, zipkin_url, tls.server_env()))
     b = max(bare, key=lambda r: r.per_second)
-    k = max(ours, key=lambda r: r.per_second)
-    a = max(authed, key=lambda r: r.per_second)
     base = f"bare {'Flask view' if transport == 'http' else 'servicer'}"
-    return compare_loads(f"kit.{transport}", k, base, b) + compare_loads(f"kit.{transport}.auth", a,
-                                                                         base, b)
+    results = compare_loads(f"kit.{transport}", max(ours, key=lambda r: r.per_second), base, b)
+    results += compare_loads(f"kit.{transport}.auth", max(authed, key=lambda r: r.per_second), base, b)
+    if secured:
+        results += compare_loads(f"kit.{transport}.tls", max(secured, key=lambda r: r.per_second), base, b)
+    return results
 
 
 def run(*, quick: bool, console: Console) -> list[Result]:
     """Run the suite: HTTP then gRPC, each kit adapter with logging, metrics and 100% tracing."""
     rounds, duration = (1, 1.0) if quick else (3, 5.0)
-    with server_process("zipkin-sink") as (_, sink_port):
+    with server_process("zipkin-sink") as (_, sink_port), tempfile.TemporaryDirectory() as certs:
         zipkin_url = f"http://127.0.0.1:{sink_port}"
         results = compare("http", http_caller, rounds, duration, zipkin_url, console)
-        results += compare("grpc", grpc_caller, rounds, duration, zipkin_url, console)
+        results += compare("grpc", grpc_caller, rounds, duration, zipkin_url, console,
+                           MutualTLS.make(Path(certs)))
     return results

@@ -4,8 +4,9 @@
 ``http-bare`` (a bare Flask view), ``http-kit`` (the kit HTTP adapter with logging, metrics and
 tracing at 100% sampling), ``grpc-bare`` (a bare servicer method), ``grpc-kit`` (the kit gRPC
 adapter with the same middleware), ``http-auth`` / ``grpc-auth`` (the kit servers verifying an
-HS256 bearer token on every request, ``kit.auth``), or ``zipkin-sink`` (a collector that accepts
-and discards spans).
+HS256 bearer token on every request, ``kit.auth``), ``grpc-tls`` (``grpc-auth`` over mutual TLS,
+its certificates from ``EVENTSTREAM_TLS_*`` as every service reads them: the deployment's
+configuration), or ``zipkin-sink`` (a collector that accepts and discards spans).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import kit.grpc
 import kit.http
 import kit.logs
 from kit.auth import BearerAuth, TokenVerifier, hs256_key, mint_token
+from kit.grpc.tls import ServerTLS
 from kit.middleware.logging import logging_middleware
 from kit.middleware.metrics import instrument
 from kit.tracing import Tracer
@@ -81,11 +83,15 @@ def http_kit(tracer: Tracer, auth: BearerAuth | None = None) -> Flask:
     return app
 
 
-def grpc_server(handler: grpc.RpcMethodHandler[empty_pb2.Empty, empty_pb2.Empty], port: int) -> grpc.Server:
+def grpc_server(handler: grpc.RpcMethodHandler[empty_pb2.Empty, empty_pb2.Empty], port: int,
+                tls: ServerTLS | None = None) -> grpc.Server:
     """A started gRPC server with one method ``/bench.Bench/Noop``."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Bench", {"Noop": handler}),))
-    server.add_insecure_port(f"127.0.0.1:{port}")
+    if tls is None:
+        server.add_insecure_port(f"127.0.0.1:{port}")
+    else:
+        server.add_secure_port(f"127.0.0.1:{port}", tls.credentials())
     server.start()
     return server
 
@@ -141,10 +147,13 @@ def main(argv: list[str]) -> None:
     elif kind in ("http-kit", "http-auth"):
         app = http_kit(tracer, bench_auth() if kind == "http-auth" else None)
         waitress.serve(app, host="127.0.0.1", port=port, threads=HTTP_THREADS, _quiet=True)
-    elif kind in ("grpc-bare", "grpc-kit", "grpc-auth"):
-        auth = bench_auth() if kind == "grpc-auth" else None
+    elif kind in ("grpc-bare", "grpc-kit", "grpc-auth", "grpc-tls"):
+        auth = bench_auth() if kind in ("grpc-auth", "grpc-tls") else None
         handler = grpc_bare_handler() if kind == "grpc-bare" else grpc_kit_handler(tracer, auth)
-        server = grpc_server(handler, port)  # keep a reference: a collected server stops
+        tls = ServerTLS.from_env() if kind == "grpc-tls" else None
+        if kind == "grpc-tls" and (tls is None or tls.client_ca is None):
+            raise SystemExit("grpc-tls needs EVENTSTREAM_TLS_CERT, _KEY and _CA")
+        server = grpc_server(handler, port, tls)  # keep a reference: a collected server stops
         server.wait_for_termination()
     else:
         raise SystemExit(f"unknown server kind {kind!r}")

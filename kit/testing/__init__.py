@@ -8,9 +8,12 @@
 - ``kit.testing.grpc``: ``serve_grpc`` (a real gRPC server on a free port), ``FakeServicerContext``;
 - ``kit.testing.nats``: ``NatsServer`` / ``running_nats`` (a real ``nats-server -js``, optionally with
   a configuration: users, permissions, TLS);
+- ``kit.testing.natsjwt``: ``Operator`` (decentralized NATS auth: an account and users' ``.creds``
+  files with their permissions, and the server configuration that trusts them);
 - ``kit.testing.tls``: ``make_pki`` (a CA, server/client certificates and a stranger from another CA);
 - ``kit.testing.auth``: RSA/EC key pairs, test secrets, hand-forged tokens (``alg: none``, confusion);
-- ``kit.testing.postgres``: ``running_postgres`` (a real PostgreSQL, embedded or from a DSN);
+- ``kit.testing.postgres``: ``running_postgres`` (a real PostgreSQL, embedded or from a DSN),
+  ``EmbeddedPostgres(tls=ServerTLSFiles(...))`` (one that admits TCP clients by certificate only);
 - ``kit.testing.zipkin``: ``ZipkinServer`` / ``running_zipkin`` (a real Zipkin server and its UI,
   with its query API), ``zipkin_missing`` (why it cannot start here);
 - ``kit.testing.requires``: ``unavailable`` (skip a test whose program is missing; fail under CI);

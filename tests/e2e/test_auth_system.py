@@ -1,5 +1,6 @@
 """`eventstream up` with EVENTSTREAM_AUTH_SECRET: only authenticated, authorized requests are served,
-orders still reach their final state, and no token or secret reaches a log line."""
+orders still reach their final state, and no token or secret reaches a log line. With a public key
+instead (ES256), tokens are signed elsewhere: the processes send the service token they are given."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import grpc
+from cryptography.hazmat.primitives import serialization
 from e2e_system import System, check_outcome
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -19,17 +22,21 @@ from contracts import eventstore_pb2 as es_pb
 from contracts import eventstore_pb2_grpc as es_grpc
 from contracts import ordersvc_pb2 as pb
 from contracts import ordersvc_pb2_grpc as pb_grpc
+from kit.testing.auth import ec_pair
 
 JWT = re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}")
 """What any compact JWS looks like: a base64url JSON header starting ``{"``, a dot, the claims."""
 
 
-def mint(secret: str, sub: str, *scopes: str) -> str:
-    """A token from `eventstream token`, the way an operator would mint one."""
+def mint(secret: str, sub: str, *scopes: str, private_key: Path | None = None) -> str:
+    """A token from `eventstream token`, the way an operator would mint one: HS256 from ``secret``,
+    or signed with ``private_key``."""
     args = [sys.executable, "-m", "eventstream", "token", "--sub", sub, "--ttl", "30m"]
     for scope in scopes:
         args += ["--scope", scope]
-    env = {**os.environ, "EVENTSTREAM_AUTH_SECRET": secret}
+    if private_key is not None:
+        args += ["--private-key", str(private_key)]
+    env = {**os.environ, "EVENTSTREAM_AUTH_SECRET": "" if private_key else secret}
     return subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
@@ -108,3 +115,35 @@ def test_with_a_secret_every_request_needs_a_token_and_orders_still_reach_approv
     for value in (customer, other, admin):
         assert value not in log and value.rsplit(".", 1)[1] not in log
     assert not JWT.search(log), "a token (the processes' own service tokens included) was logged"
+
+
+def test_with_a_public_key_tokens_signed_elsewhere_are_served_and_others_refused(tmp_path):
+    key, public_pem = ec_pair()
+    private, public, service = tmp_path / "signing.pem", tmp_path / "verify.pem", tmp_path / "service.jwt"
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    public.write_bytes(public_pem)
+    service.write_text(mint("", "eventstream-services", "service", private_key=private))
+    system = System(tmp_path / "system", env={"EVENTSTREAM_AUTH_SECRET": "",
+                                              "EVENTSTREAM_AUTH_PUBLIC_KEY": str(public),
+                                              "EVENTSTREAM_SERVICE_TOKEN_FILE": str(service)})
+    customer = mint("", system.customer_id, private_key=private)
+    system.headers = {"Authorization": f"Bearer {customer}"}
+    system.start()
+    try:
+        orders = system.place_many(3, concurrency=3)
+        check_outcome(system, orders)  # the processes reach the event store with the given token
+        order_id = orders[0].order_id
+        assert system.request("GET", f"/api/orders/{order_id}")[0] == 200
+        # HS256 with a secret of our own, or a key the service does not trust: refused alike
+        hs256 = mint(secrets.token_urlsafe(48), system.customer_id)
+        stranger_key = tmp_path / "stranger.pem"
+        stranger_key.write_bytes(ec_pair()[0].private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        for token in (hs256, mint("", system.customer_id, private_key=stranger_key)):
+            assert system.request("GET", f"/api/orders/{order_id}",
+                                  headers={"Authorization": f"Bearer {token}"})[0] == 401
+    finally:
+        code = system.stop()
+    assert code == 0, system.log()
+    assert not JWT.search(system.log(tail=None)), "a token was logged"

@@ -4,6 +4,7 @@
 temporary store directory. ``stop()`` / ``kill()`` and ``start()`` again reuse the same port and
 store directory, so a test can take the server down and bring it back with its streams intact, the
 way a real outage ends. ``running_nats()`` is the context manager that always cleans up.
+``handled_as`` shows that one NATS identity's publish reaches another's durable consumer.
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kit.nats.servers import nats_server_binary
 from kit.testing.net import free_port, wait_for_port
 from kit.testing.wait import eventually
+
+if TYPE_CHECKING:
+    from kit.nats.security import NatsSecurity
 
 
 class NatsServer:
@@ -116,3 +121,25 @@ def running_nats(config: str | None = None) -> Iterator[NatsServer]:
         yield server
     finally:
         server.close()
+
+
+def handled_as(url: str, *, publish_as: NatsSecurity, consume_as: NatsSecurity, subject: str,
+               payload: bytes, durable: str, stream: str = "ORDERS", timeout: float = 15.0) -> None:
+    """Publish ``payload`` to ``subject`` as ``publish_as`` and wait until a durable consumer of
+    ``stream`` connected as ``consume_as`` has handled and acknowledged it (``AssertionError``
+    after ``timeout``): how a test shows that two NATS identities can pass events along."""
+    from prometheus_client import CollectorRegistry
+
+    from kit.nats import JetStreamConsumer, JetStreamPublisher
+
+    seen: list[bytes] = []
+    publisher = JetStreamPublisher(nats_url=url, security=publish_as, timeout=2.0)
+    consumer = JetStreamConsumer(lambda m: seen.append(m.data), lambda m: m, nats_url=url, stream=stream,
+                                 durable=durable, registry=CollectorRegistry(), security=consume_as)
+    consumer.start()
+    try:
+        publisher.publish(subject, payload, msg_id=f"handled-as-{payload.hex()[:32]}")
+        eventually(lambda: payload in seen and consumer.processed >= 1, timeout)
+    finally:
+        consumer.stop()
+        publisher.close()

@@ -8,14 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from kit.errors import KitError
-from kit.nats import JetStreamConsumer, JetStreamPublisher, NatsSecurity
+from kit.nats import JetStreamPublisher, NatsSecurity
 from kit.nats.streams import connection, ensure_stream_async, run_sync
-from kit.testing.nats import NatsServer, running_nats
+from kit.testing.nats import NatsServer, handled_as, running_nats
 from kit.testing.natsjwt import Operator
-from kit.testing.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -80,18 +78,8 @@ def test_the_relay_user_publishes_and_the_worker_user_may_not(creds: Creds) -> N
 
 
 def test_the_worker_user_consumes_and_acks_with_its_creds(creds: Creds) -> None:
-    relay = JetStreamPublisher(nats_url=creds.server.url, security=creds.relay, timeout=2.0)
-    seen: list[bytes] = []
-    consumer = JetStreamConsumer(lambda m: seen.append(m.data), lambda m: m, nats_url=creds.server.url,
-                                 stream="ORDERS", durable="payment", registry=CollectorRegistry(),
-                                 security=creds.worker)
-    consumer.start()
-    try:
-        relay.publish("ORDERS.paid", b"for-the-creds-worker", msg_id="creds-3")
-        eventually(lambda: b"for-the-creds-worker" in seen and consumer.processed >= 1, timeout=15)
-    finally:
-        consumer.stop()
-        relay.close()
+    handled_as(creds.server.url, publish_as=creds.relay, consume_as=creds.worker, subject="ORDERS.paid",
+               payload=b"for-the-creds-worker", durable="payment")
 
 
 def test_a_user_of_an_untrusted_account_or_no_creds_is_refused(creds: Creds, tmp_path: Path) -> None:

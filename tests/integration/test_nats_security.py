@@ -10,15 +10,13 @@ from pathlib import Path
 import nats
 import nkeys
 import pytest
-from prometheus_client import CollectorRegistry
 
 from kit.errors import KitError
-from kit.nats import JetStreamConsumer, JetStreamPublisher, NatsSecurity
+from kit.nats import JetStreamPublisher, NatsSecurity
 from kit.nats.connection import connect_until_stopped
 from kit.nats.streams import connection, ensure_stream_async, run_sync
-from kit.testing.nats import NatsServer, running_nats
+from kit.testing.nats import NatsServer, handled_as, running_nats
 from kit.testing.tls import TestPKI, make_pki
-from kit.testing.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -82,18 +80,9 @@ def test_the_relay_user_publishes_into_the_stream_and_a_worker_user_is_refused(s
 
 
 def test_a_worker_user_consumes_its_durable_and_acks(server: NatsServer) -> None:
-    admin = JetStreamPublisher(nats_url=server.url, security=NatsSecurity(user="admin", password="admin-pw"))
-    seen: list[bytes] = []
-    consumer = JetStreamConsumer(lambda m: seen.append(m.data), lambda m: m, nats_url=server.url,
-                                 stream="ORDERS", durable="payment", registry=CollectorRegistry(),
-                                 security=NatsSecurity(user="worker", password="worker-pw"))
-    consumer.start()
-    try:
-        admin.publish("ORDERS.paid", b"for-the-worker", msg_id="sec-3")
-        eventually(lambda: b"for-the-worker" in seen and consumer.processed >= 1, timeout=15)
-    finally:
-        consumer.stop()
-        admin.close()
+    handled_as(server.url, publish_as=NatsSecurity(user="admin", password="admin-pw"),
+               consume_as=NatsSecurity(user="worker", password="worker-pw"), subject="ORDERS.paid",
+               payload=b"for-the-worker", durable="payment")
 
 
 @pytest.mark.parametrize("security", [

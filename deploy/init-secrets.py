@@ -3,7 +3,7 @@ secret and one NATS password per service. Run by the ``init-secrets`` job of doc
 before anything else starts; files that exist are kept, so running it again changes nothing
 (delete a file to have it made anew, see OPERATIONS.md "Security").
 
-    python deploy/init-secrets.py --ca DIR --certs DIR --secrets DIR
+    python deploy/init-secrets.py --ca DIR --certs DIR --secrets DIR --identities DIR
 
 Writes, with keys and secrets readable by their owner only:
 
@@ -21,7 +21,10 @@ Writes, with keys and secrets readable by their owner only:
   own ``service`` token from;
 - ``DIR(secrets)/nats_<user>``: each NATS user's password, and ``nats-auth.conf``: those passwords
   as the variables ``deploy/nats/auth.conf`` refers to, followed by that file itself (nats-server
-  resolves a variable only within the file that defines it); every NATS node includes it.
+  resolves a variable only within the file that defines it); every NATS node includes it;
+- ``DIR(identities)/<role>/certs`` and ``.../secrets``: copies of what one role needs and no more
+  (``BUNDLES``), rebuilt on every run; each container mounts its own role's two directories only,
+  so a worker holds its own NATS password, not the event store's.
 """
 
 from __future__ import annotations
@@ -55,6 +58,31 @@ AUTH_CONF = Path(__file__).resolve().parent / "nats" / "auth.conf"
 """The NATS users and their permissions, with ``$<USER>_PASSWORD`` for each password."""
 NATS_USERS = ("bootstrap", "eventstoresvc", "ordersvc", "payment", "projection", "review", "saga")
 """One NATS user per role; deploy/nats/auth.conf says what each may publish and subscribe."""
+
+_DATABASE_LOGIN = ("certs/cockroach/client.eventstream.crt", "certs/cockroach/client.eventstream.key")
+
+
+def _service(user: str, identity: str) -> tuple[str, ...]:
+    """An eventstream process: its TLS identity, the CA, the database login, the token secret
+    and its own NATS password."""
+    return ("certs/ca.crt", f"certs/{identity}.crt", f"certs/{identity}.key", *_DATABASE_LOGIN,
+            "secrets/auth_secret", f"secrets/nats_{user}")
+
+
+BUNDLES: dict[str, tuple[str, ...]] = {
+    "eventstoresvc": _service("eventstoresvc", "eventstoresvc"),
+    "ordersvc": _service("ordersvc", "ordersvc"),
+    "bootstrap": _service("bootstrap", "bootstrap"),
+    **{worker: _service(worker, "worker") for worker in ("payment", "projection", "review", "saga")},
+    "proxy": ("certs/ordersvc.crt", "certs/ordersvc.key"),
+    "nats": ("certs/ca.crt", "certs/nats.crt", "certs/nats.key", "secrets/nats-auth.conf"),
+    "roach": ("certs/cockroach/ca.crt", "certs/cockroach/node.crt", "certs/cockroach/node.key"),
+    "roach-init": ("certs/cockroach/ca.crt", "certs/cockroach/client.root.crt",
+                   "certs/cockroach/client.root.key"),
+    "zipkin": ("certs/zipkin.p12", "certs/zipkin-store/armeria.ssl.key-store-password"),
+}
+"""What each role's containers mount: ``certs/...`` from the certificates, ``secrets/...`` from
+the secrets, at the same paths under ``/certs`` and ``/secrets``."""
 
 
 def _private(path: Path, text: str) -> bool:
@@ -128,14 +156,32 @@ def passwords(directory: Path) -> list[str]:
     return written
 
 
+def bundles(certs: Path, secret_files: Path, identities: Path) -> None:
+    """Rebuild every role's copies of what it needs (``BUNDLES``), modes kept."""
+    sources = {"certs": certs, "secrets": secret_files}
+    for role, files in BUNDLES.items():
+        root = identities / role
+        shutil.rmtree(root, ignore_errors=True)  # a file a role no longer needs goes with it
+        for name in files:
+            kind, relative = name.split("/", 1)
+            target = root / kind / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(sources[kind] / relative, target)
+        for kind in sources:
+            (root / kind).mkdir(parents=True, exist_ok=True)  # mounted even when empty
+
+
 def main() -> None:
     """Generate what is missing and say what was written (never a secret's value)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ca", type=Path, required=True, help="Directory of the CA (its key).")
     parser.add_argument("--certs", type=Path, required=True, help="Directory of the certificates.")
     parser.add_argument("--secrets", type=Path, required=True, help="Directory of the secrets.")
+    parser.add_argument("--identities", type=Path, required=True,
+                        help="Directory of the per-role copies the containers mount.")
     args = parser.parse_args()
     written = certificates(args.ca, args.certs) + zipkin_store(args.certs) + passwords(args.secrets)
+    bundles(args.certs, args.secrets, args.identities)
     print("init-secrets: wrote " + (", ".join(written) if written else "nothing (all present)"))
 
 

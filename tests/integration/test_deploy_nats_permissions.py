@@ -1,6 +1,7 @@
 """deploy/'s NATS permissions, made real: a nats-server reads deploy/nats/auth.conf itself (with the
 passwords and certificates deploy/init-secrets.py generates, over mutual TLS as in deploy/), and each
-role does what the system asks of it through the kit's own code paths, and no more."""
+role does what the system asks of it through the kit's own code paths, and no more. Every process,
+the server included, uses only the files of its own role (what its container mounts)."""
 
 from __future__ import annotations
 
@@ -39,14 +40,22 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 @dataclass(frozen=True)
 class Deployed:
     server: NatsServer
-    certs: Path
+    certs: Path  # what init-secrets keeps (only it mounts this)
     secrets: Path
+    identities: Path  # each role's copies, as its containers mount them
+
+    def certs_of(self, role: str) -> Path:
+        return self.identities / role / "certs"
+
+    def password_file(self, user: str) -> Path:
+        return self.identities / user / "secrets" / f"nats_{user}"
 
     def as_user(self, user: str, identity: str = "worker", password: str | None = None) -> NatsSecurity:
         """How the process running as NATS ``user`` (TLS identity ``identity``) connects in deploy/."""
-        secret = password if password is not None else (self.secrets / f"nats_{user}").read_text().strip()
-        return NatsSecurity(user=user, password=secret, tls_ca=self.certs / "ca.crt",
-                            tls_cert=self.certs / f"{identity}.crt", tls_key=self.certs / f"{identity}.key")
+        secret = password if password is not None else self.password_file(user).read_text().strip()
+        certs = self.certs_of(user)
+        return NatsSecurity(user=user, password=secret, tls_ca=certs / "ca.crt",
+                            tls_cert=certs / f"{identity}.crt", tls_key=certs / f"{identity}.key")
 
     def count(self, stream: str) -> int:
         async def read() -> int:
@@ -59,22 +68,24 @@ class Deployed:
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     root = tmp_path_factory.mktemp("deploy")
-    certs, secrets = root / "certs", root / "secrets"
+    certs, secrets, identities = root / "certs", root / "secrets", root / "identities"
     subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"), "--ca", str(root / "ca"),
-                    "--certs", str(certs), "--secrets", str(secrets)], check=True, capture_output=True)
+                    "--certs", str(certs), "--secrets", str(secrets), "--identities", str(identities)],
+                   check=True, capture_output=True)
     server = NatsServer()
+    nats_certs, nats_secrets = identities / "nats" / "certs", identities / "nats" / "secrets"
 
     def near(path: Path) -> str:  # nats-server includes relative to the configuration file only
         return os.path.relpath(path, server.root)
 
     server.config = "\n".join([
-        f'include "{near(secrets / "nats-auth.conf")}"',  # deploy/nats/auth.conf and the passwords
-        f'tls {{ cert_file: "{certs / "nats.crt"}", key_file: "{certs / "nats.key"}", '
-        f'ca_file: "{certs / "ca.crt"}", verify: true, timeout: 2 }}',
+        f'include "{near(nats_secrets / "nats-auth.conf")}"',  # deploy/nats/auth.conf and the passwords
+        f'tls {{ cert_file: "{nats_certs / "nats.crt"}", key_file: "{nats_certs / "nats.key"}", '
+        f'ca_file: "{nats_certs / "ca.crt"}", verify: true, timeout: 2 }}',
     ])
     server.start()
     try:
-        deployed = Deployed(server, certs, secrets)
+        deployed = Deployed(server, certs, secrets, identities)
         bootstrap_stream(server.url, security=deployed.as_user("bootstrap", "bootstrap"))
         yield deployed
     finally:
@@ -87,7 +98,8 @@ def test_init_secrets_keeps_what_exists(deployed: Deployed) -> None:
     before = {path: path.read_bytes() for path in files}
     done = subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"),
                            "--ca", str(deployed.certs.parent / "ca"), "--certs", str(deployed.certs),
-                           "--secrets", str(deployed.secrets)], check=True, capture_output=True, text=True)
+                           "--secrets", str(deployed.secrets), "--identities", str(deployed.identities)],
+                          check=True, capture_output=True, text=True)
     assert "nothing (all present)" in done.stdout
     after = {path: path.read_bytes() for path in files}
     assert after == before
@@ -120,10 +132,10 @@ def relay_as(deployed: Deployed, user: str, identity: str, tmp_path: Path, monke
              registry: CollectorRegistry) -> tuple[SqlEventRepository, OutboxRelay]:
     """The event store's own relay (its connection from EVENTSTREAM_NATS_*, as deploy/ sets them)
     logged in as ``user``, over an outbox holding two new events."""
-    env = {nats_env.ENV_USER: user, nats_env.ENV_PASSWORD_FILE: str(deployed.secrets / f"nats_{user}"),
-           nats_env.ENV_TLS_CA: str(deployed.certs / "ca.crt"),
-           nats_env.ENV_TLS_CERT: str(deployed.certs / f"{identity}.crt"),
-           nats_env.ENV_TLS_KEY: str(deployed.certs / f"{identity}.key")}
+    certs = deployed.certs_of(user)
+    env = {nats_env.ENV_USER: user, nats_env.ENV_PASSWORD_FILE: str(deployed.password_file(user)),
+           nats_env.ENV_TLS_CA: str(certs / "ca.crt"), nats_env.ENV_TLS_CERT: str(certs / f"{identity}.crt"),
+           nats_env.ENV_TLS_KEY: str(certs / f"{identity}.key")}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     engine = make_engine(f"sqlite:///{tmp_path / 'events.db'}")
@@ -222,8 +234,8 @@ def test_dead_letters_are_replayed_as_the_event_store(deployed: Deployed) -> Non
 
 def test_wrong_password_or_no_client_certificate_is_refused(deployed: Deployed) -> None:
     wrong = deployed.as_user("payment", password="not-the-password")
-    no_cert = NatsSecurity(user="payment", password=(deployed.secrets / "nats_payment").read_text().strip(),
-                           tls_ca=deployed.certs / "ca.crt")
+    no_cert = NatsSecurity(user="payment", password=deployed.password_file("payment").read_text().strip(),
+                           tls_ca=deployed.certs_of("payment") / "ca.crt")
     for security in (wrong, no_cert):
         with pytest.raises(KitError):
             ensure_stream(deployed.server.url, "ANY", ["ANY.*"], security=security)
@@ -241,8 +253,8 @@ def test_each_deploy_node_configuration_starts_and_serves_its_users(deployed: De
 
     text = (DEPLOY / "nats" / f"nats-{node}.conf").read_text()
     server = NatsServer()
-    (server.root / "secrets").symlink_to(deployed.secrets)
-    server.config = (text.replace("/etc/nats/certs/", f"{deployed.certs}/")
+    (server.root / "secrets").symlink_to(deployed.identities / "nats" / "secrets")
+    server.config = (text.replace("/etc/nats/certs/", f"{deployed.certs_of('nats')}/")
                      .replace("store_dir: /data/jetstream", "")  # the test store: -sd
                      .replace("http: 0.0.0.0:8222", f"http: 127.0.0.1:{free_port()}")
                      .replace("listen: 0.0.0.0:6222", f"listen: 127.0.0.1:{free_port()}"))

@@ -1,9 +1,10 @@
 """deploy/'s TLS for the database and for traces, made real: with the files deploy/init-secrets.py
-generates, a Zipkin server runs on the very options docker-compose.yml gives it (https only, its
-key store's password read from the generated config tree) and takes the spans of a process
-configured as the compose file configures the services; and the services' own database URL
-(verify-full, the CockroachDB client certificate) logs in to a PostgreSQL that admits TCP clients
-by certificate only, the server presenting the generated CockroachDB node certificate."""
+generates, each side using only its own role's files, a Zipkin server runs on the very options
+docker-compose.yml gives it (https only, its key store's password read from the generated config
+tree) and takes the spans of a process configured as the compose file configures the services;
+and the services' own database URL (verify-full, the CockroachDB client certificate) logs in to a
+PostgreSQL that admits TCP clients by certificate only, the server presenting the generated
+CockroachDB node certificate."""
 
 from __future__ import annotations
 
@@ -44,21 +45,22 @@ SERVICE_ENV = COMPOSE["services"]["ordersvc"]["environment"]
 
 @dataclass(frozen=True)
 class Generated:
-    """What init-secrets wrote, and how to read a compose path (``/certs/...``) against it."""
+    """The per-role files init-secrets wrote, and how to read a compose path (``/certs/...``) as
+    the container of ``role`` sees it."""
 
-    certs: Path
+    identities: Path
 
-    def local(self, text: str) -> str:
-        return text.replace("/certs/", f"{self.certs}/")
+    def local(self, role: str, text: str) -> str:
+        return text.replace("/certs/", f"{self.identities / role / 'certs'}/")
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
     root = tmp_path_factory.mktemp("deploy-tls")
     subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"), "--ca", str(root / "ca"),
-                    "--certs", str(root / "certs"), "--secrets", str(root / "secrets")],
-                   check=True, capture_output=True)
-    return Generated(root / "certs")
+                    "--certs", str(root / "certs"), "--secrets", str(root / "secrets"),
+                    "--identities", str(root / "identities")], check=True, capture_output=True)
+    return Generated(root / "identities")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,7 @@ def zipkin_url(generated: Generated, tmp_path_factory: pytest.TempPathFactory) -
         unavailable(reason)
     port = free_port()
     java_opts = shlex.split(COMPOSE["services"]["zipkin"]["environment"]["JAVA_OPTS"])
-    options = [generated.local(option).replace("ports[0].port=9411", f"ports[0].port={port}")
+    options = [generated.local("zipkin", option).replace("ports[0].port=9411", f"ports[0].port={port}")
                for option in java_opts]
     jar, java = launcher.find_jar(), launcher.find_java()
     assert jar is not None and java is not None
@@ -81,7 +83,7 @@ def zipkin_url(generated: Generated, tmp_path_factory: pytest.TempPathFactory) -
              "--spring.main.banner-mode=off"],
             stdout=out, stderr=out, stdin=subprocess.DEVNULL)
     url = launcher.base_url(port, tls=True)
-    context = ssl.create_default_context(cafile=str(generated.certs / "ca.crt"))
+    context = ssl.create_default_context(cafile=str(generated.identities / "ordersvc" / "certs" / "ca.crt"))
     try:
         def up() -> bool:
             assert process.poll() is None, log.read_text(errors="replace")[-4000:]
@@ -100,7 +102,7 @@ def zipkin_url(generated: Generated, tmp_path_factory: pytest.TempPathFactory) -
 
 def test_spans_reach_zipkin_over_https_as_deploy_configures_both(generated: Generated,
                                                                  zipkin_url: str) -> None:
-    ca = generated.local(SERVICE_ENV[ZIPKIN_CA_ENV])
+    ca = generated.local("ordersvc", SERVICE_ENV[ZIPKIN_CA_ENV])
     assert SERVICE_ENV[ZIPKIN_URL_ENV].startswith("https://")
     tracer = tracer_from_env("deploy-svc", environ={ZIPKIN_URL_ENV: zipkin_url, ZIPKIN_CA_ENV: ca})
     assert isinstance(tracer, ZipkinTracer) and isinstance(tracer.reporter, HTTPReporter)
@@ -127,7 +129,7 @@ def _trace(base: str, trace_id: str, context: ssl.SSLContext) -> list[dict[str, 
 @pytest.fixture(scope="module")
 def database(generated: Generated) -> Iterator[EmbeddedPostgres]:
     """A PostgreSQL presenting deploy's CockroachDB node certificate, client certificates only."""
-    roach = generated.certs / "cockroach"
+    roach = generated.identities / "roach" / "certs" / "cockroach"
     server = EmbeddedPostgres(tls=ServerTLSFiles(cert=roach / "node.crt", key=roach / "node.key",
                                                  ca=roach / "ca.crt"))
     try:
@@ -142,7 +144,7 @@ def database(generated: Generated) -> Iterator[EmbeddedPostgres]:
 
 def test_the_services_database_url_logs_in_by_certificate_over_verified_tls(
         generated: Generated, database: EmbeddedPostgres) -> None:
-    parts = urlsplit(generated.local(SERVICE_ENV["EVENTSTREAM_DB_URL"]))
+    parts = urlsplit(generated.local("ordersvc", SERVICE_ENV["EVENTSTREAM_DB_URL"]))
     assert parts.scheme == "cockroachdb" and parts.path == "/eventstoredb"
     # The same user, database and TLS settings; this server speaks PostgreSQL at another address.
     url = urlunsplit(parts._replace(scheme="postgresql+psycopg",

@@ -69,7 +69,8 @@ def test_cockroachdb_runs_secure_and_every_client_verifies_it(compose):
     assert "--insecure" not in yaml.safe_dump(compose)
     for i in (1, 2, 3):
         node = services[f"roach-{i}"]
-        assert "--certs-dir=/certs/cockroach" in node["command"] and "certs:/certs:ro" in node["volumes"]
+        assert "--certs-dir=/certs/cockroach" in node["command"]
+        assert ("/certs", "roach/certs") in identity_mounts(node)
         assert node["depends_on"]["init-secrets"]["condition"] == "service_completed_successfully"
     for name, service in eventstream_services(compose).items():
         for key in ("EVENTSTREAM_DB_URL", "EVENTSTREAM_ORDERS_DB_URL"):
@@ -91,10 +92,10 @@ def test_spans_go_to_zipkin_over_https_only(compose):
         assert env["EVENTSTREAM_ZIPKIN_TLS_CA"] == "/certs/ca.crt", name
 
 
-def test_the_ca_key_stays_in_a_volume_only_init_secrets_mounts(compose):
-    for name, service in compose["services"].items():
-        mounts = [str(volume).split(":")[0] for volume in service.get("volumes", [])]
-        assert ("ca" in mounts) == (name == "init-secrets"), name
+def identity_mounts(service: dict) -> set[tuple[str, str]]:
+    """(container path, role directory) of each per-role mount of ``service``."""
+    return {(v["target"], v["volume"]["subpath"]) for v in service.get("volumes", [])
+            if isinstance(v, dict) and v["source"] == "identities"}
 
 
 @pytest.mark.parametrize("node", [1, 2, 3])
@@ -195,7 +196,7 @@ def test_every_service_runs_with_auth_tls_and_its_own_nats_user(compose):
         for key in ("EVENTSTREAM_TLS_CA", "EVENTSTREAM_TLS_CERT", "EVENTSTREAM_TLS_KEY",
                     "EVENTSTREAM_NATS_TLS_CA", "EVENTSTREAM_NATS_TLS_CERT", "EVENTSTREAM_NATS_TLS_KEY"):
             assert env[key].startswith("/certs/"), (name, key)
-        assert {"certs:/certs:ro", "secrets:/secrets:ro"} <= set(service["volumes"])
+        assert identity_mounts(service) == {("/certs", f"{user}/certs"), ("/secrets", f"{user}/secrets")}
     init = compose["services"]["init-secrets"]
     assert "/app/deploy/init-secrets.py" in init["entrypoint"]
     for node in (1, 2, 3):

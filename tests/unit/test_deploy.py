@@ -217,3 +217,12 @@ def test_only_loopback_ports_are_published_besides_https_and_grpc(compose):
         for port in service.get("ports", []):
             if not port.startswith("127.0.0.1:"):
                 assert name in {"proxy", "ordersvc", "eventstoresvc"}, (name, port)
+
+
+def test_the_image_makes_every_directory_init_secrets_writes_its_users(compose):
+    # A named volume takes the owner of the image's directory it is first mounted on.
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    chown = re.search(r"chown eventstream ([^&]+)", dockerfile).group(1).split()
+    targets = [volume.split(":")[1] for volume in compose["services"]["init-secrets"]["volumes"]]
+    assert sorted(targets) == sorted(chown)
+    assert "USER eventstream" in dockerfile

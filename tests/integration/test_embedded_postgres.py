@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from kit.testing import postgres
+from kit.testing import pginstall, postgres
 
 pytestmark = pytest.mark.integration
 
@@ -24,10 +24,10 @@ def test_a_server_starts_from_an_installation_under_a_private_home(tmp_path: Pat
     home = tmp_path / "root-home"
     home.mkdir(mode=0o700)
     private = home / "pginstall"
-    private.symlink_to(postgres._install())  # reached only through the 0700 directory
-    uid, gid = postgres._run_as()
+    private.symlink_to(pginstall.wheel_install())  # reached only through the 0700 directory
+    uid, gid = pginstall.run_as()
     assert uid is not None and gid is not None
-    assert not postgres._runs_as(private, uid, gid)
+    assert not pginstall.runs_as(private, uid, gid)
 
     copy = Path(tempfile.gettempdir()) / f"eventstream-pginstall-{os.stat(private).st_ino}"
     existed = copy.exists()

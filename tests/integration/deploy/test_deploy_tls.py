@@ -12,7 +12,6 @@ import json
 import shlex
 import ssl
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 import yaml
+from deploy_secrets import DEPLOY, init_secrets
 from sqlalchemy import text
 
 from eventstoresvc.engine import make_engine
@@ -38,7 +38,6 @@ from kit.zipkin.config import ZIPKIN_CA_ENV, ZIPKIN_URL_ENV, tracer_from_env
 
 pytestmark = pytest.mark.integration
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
 SERVICE_ENV = COMPOSE["services"]["ordersvc"]["environment"]
 
@@ -56,11 +55,7 @@ class Generated:
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
-    root = tmp_path_factory.mktemp("deploy-tls")
-    subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"), "--ca", str(root / "ca"),
-                    "--certs", str(root / "certs"), "--secrets", str(root / "secrets"),
-                    "--identities", str(root / "identities")], check=True, capture_output=True)
-    return Generated(root / "identities")
+    return Generated(init_secrets(tmp_path_factory.mktemp("deploy-tls")).identities)
 
 
 @pytest.fixture(scope="module")

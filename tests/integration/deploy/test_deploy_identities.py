@@ -6,16 +6,14 @@ mounts (and nothing of another role's NATS identity may)."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
+from deploy_secrets import DEPLOY, init_secrets
 
 pytestmark = pytest.mark.integration
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict] = COMPOSE["services"]
 PATH = re.compile(r"(?<![\w.])(/(?:certs|secrets|etc/nats/certs|etc/nats/secrets)(?:/[\w.@-]+)*/?)")
@@ -24,11 +22,7 @@ NATS_ROLES = ("bootstrap", "eventstoresvc", "ordersvc", "payment", "projection",
 
 @pytest.fixture(scope="module")
 def identities(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("deploy-identities")
-    subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"), "--ca", str(root / "ca"),
-                    "--certs", str(root / "certs"), "--secrets", str(root / "secrets"),
-                    "--identities", str(root / "identities")], check=True, capture_output=True)
-    return root / "identities"
+    return init_secrets(tmp_path_factory.mktemp("deploy-identities")).identities
 
 
 def mounts(service: dict, identities: Path) -> dict[PurePosixPath, Path]:

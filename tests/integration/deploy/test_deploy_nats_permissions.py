@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from deploy_secrets import DEPLOY, Generated, init_secrets
 from prometheus_client import CollectorRegistry
 
 from eventstoresvc.bootstrap import bootstrap_stream
@@ -34,21 +33,18 @@ from workers.runner import DUPLICATE_WINDOW, STREAM, STREAM_SUBJECTS, WORKERS
 
 pytestmark = pytest.mark.integration
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
 @dataclass(frozen=True)
 class Deployed:
     server: NatsServer
-    certs: Path  # what init-secrets keeps (only it mounts this)
-    secrets: Path
-    identities: Path  # each role's copies, as its containers mount them
+    files: Generated  # what init-secrets wrote; each role uses its own copies in files.identities
 
     def certs_of(self, role: str) -> Path:
-        return self.identities / role / "certs"
+        return self.files.identities / role / "certs"
 
     def password_file(self, user: str) -> Path:
-        return self.identities / user / "secrets" / f"nats_{user}"
+        return self.files.identities / user / "secrets" / f"nats_{user}"
 
     def as_user(self, user: str, identity: str = "worker", password: str | None = None) -> NatsSecurity:
         """How the process running as NATS ``user`` (TLS identity ``identity``) connects in deploy/."""
@@ -67,13 +63,9 @@ class Deployed:
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    root = tmp_path_factory.mktemp("deploy")
-    certs, secrets, identities = root / "certs", root / "secrets", root / "identities"
-    subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"), "--ca", str(root / "ca"),
-                    "--certs", str(certs), "--secrets", str(secrets), "--identities", str(identities)],
-                   check=True, capture_output=True)
+    files = init_secrets(tmp_path_factory.mktemp("deploy"))
     server = NatsServer()
-    nats_certs, nats_secrets = identities / "nats" / "certs", identities / "nats" / "secrets"
+    nats_certs, nats_secrets = files.identities / "nats" / "certs", files.identities / "nats" / "secrets"
 
     def near(path: Path) -> str:  # nats-server includes relative to the configuration file only
         return os.path.relpath(path, server.root)
@@ -85,7 +77,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     ])
     server.start()
     try:
-        deployed = Deployed(server, certs, secrets, identities)
+        deployed = Deployed(server, files)
         bootstrap_stream(server.url, security=deployed.as_user("bootstrap", "bootstrap"))
         yield deployed
     finally:
@@ -93,18 +85,14 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
 
 
 def test_init_secrets_keeps_what_exists(deployed: Deployed) -> None:
-    files = [path for path in (*deployed.certs.rglob("*"), *deployed.secrets.iterdir())
-             if path.is_file()]
+    generated = deployed.files
+    files = [path for path in (*generated.certs.rglob("*"), *generated.secrets.iterdir()) if path.is_file()]
     before = {path: path.read_bytes() for path in files}
-    done = subprocess.run([sys.executable, str(DEPLOY / "init-secrets.py"),
-                           "--ca", str(deployed.certs.parent / "ca"), "--certs", str(deployed.certs),
-                           "--secrets", str(deployed.secrets), "--identities", str(deployed.identities)],
-                          check=True, capture_output=True, text=True)
-    assert "nothing (all present)" in done.stdout
+    assert "nothing (all present)" in generated.run().stdout
     after = {path: path.read_bytes() for path in files}
     assert after == before
-    assert not (deployed.certs / "ca.key").exists(), "the CA key stays out of the services' volume"
-    assert all(oct(path.stat().st_mode & 0o777) == "0o600" for path in deployed.secrets.iterdir())
+    assert not (generated.certs / "ca.key").exists(), "the CA key stays out of the services' volume"
+    assert all(oct(path.stat().st_mode & 0o777) == "0o600" for path in generated.secrets.iterdir())
 
 
 def test_only_the_event_store_publishes_orders(deployed: Deployed) -> None:
@@ -253,7 +241,7 @@ def test_each_deploy_node_configuration_starts_and_serves_its_users(deployed: De
 
     text = (DEPLOY / "nats" / f"nats-{node}.conf").read_text()
     server = NatsServer()
-    (server.root / "secrets").symlink_to(deployed.identities / "nats" / "secrets")
+    (server.root / "secrets").symlink_to(deployed.files.identities / "nats" / "secrets")
     server.config = (text.replace("/etc/nats/certs/", f"{deployed.certs_of('nats')}/")
                      .replace("store_dir: /data/jetstream", "")  # the test store: -sd
                      .replace("http: 0.0.0.0:8222", f"http: 127.0.0.1:{free_port()}")

@@ -139,8 +139,3 @@ def _secret(value: str | None, file: Path | None, what: str) -> str | None:
         return file.read_text().strip()
     except OSError as exc:
         raise ValueError(f"cannot read the NATS {what} file {file}: {exc.strerror}") from None
-
-
-def connect_options_from_env() -> dict[str, Any]:
-    """``NatsSecurity.from_env().connect_options()``: what every kit connection adds by default."""
-    return NatsSecurity.from_env().connect_options()

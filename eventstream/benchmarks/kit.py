@@ -30,9 +30,9 @@ from rich.console import Console
 from eventstream.benchmarks.load import LoadResult, compare_loads, drive
 from eventstream.benchmarks.report import Result
 from eventstream.benchmarks.servers import GRPC_METHOD, bench_token
-from kit.certs import Issued, issue, make_ca
 from kit.grpc.tls import ENV_CA, ENV_CERT, ENV_KEY, ClientTLS
 from kit.testing.net import free_port, wait_for_port
+from kit.testing.tls import TestPKI, make_pki
 
 CONCURRENCY = 8
 
@@ -96,23 +96,17 @@ def grpc_caller(port: int, tls: ClientTLS | None = None) -> Callable[[], Callabl
 class MutualTLS:
     """Certificates for the ``grpc-tls`` server and its clients, from one CA made for the run."""
 
-    ca: Issued
-    server: Issued
-    client: Issued
-
-    @classmethod
-    def make(cls, directory: Path) -> MutualTLS:
-        """A CA, and a server and a client certificate it signs, written in ``directory``."""
-        ca = make_ca(directory, "bench-ca")
-        return cls(ca, issue(directory, "server", ca), issue(directory, "client", ca))
+    pki: TestPKI  # kit.testing.tls.make_pki: a CA, and a server and a client certificate it signs
 
     def server_env(self) -> dict[str, str]:
         """How the server process finds its certificate and the CA it requires of clients."""
-        return {ENV_CERT: str(self.server.cert), ENV_KEY: str(self.server.key), ENV_CA: str(self.ca.cert)}
+        server = self.pki.server
+        return {ENV_CERT: str(server.cert), ENV_KEY: str(server.key), ENV_CA: str(self.pki.ca.cert)}
 
     def caller(self, port: int) -> Callable[[], Callable[[], None]]:
         """The gRPC load client over mutual TLS, presenting the client certificate."""
-        return grpc_caller(port, ClientTLS(ca=self.ca.cert, cert=self.client.cert, key=self.client.key))
+        client = self.pki.client
+        return grpc_caller(port, ClientTLS(ca=self.pki.ca.cert, cert=client.cert, key=client.key))
 
 
 def measure(kind: str, caller: Callable[[int], Callable[[], Callable[[], None]]], duration: float,
@@ -158,5 +152,5 @@ def run(*, quick: bool, console: Console) -> list[Result]:
         zipkin_url = f"http://127.0.0.1:{sink_port}"
         results = compare("http", http_caller, rounds, duration, zipkin_url, console)
         results += compare("grpc", grpc_caller, rounds, duration, zipkin_url, console,
-                           MutualTLS.make(Path(certs)))
+                           MutualTLS(make_pki(Path(certs))))
     return results

@@ -132,10 +132,11 @@ def zipkin_store(directory: Path) -> list[str]:
     store, password = directory / "zipkin.p12", directory / "zipkin-store" / "armeria.ssl.key-store-password"
     if store.exists() and password.exists():
         return []
+    value = secrets.token_urlsafe(24)
     password.parent.mkdir(parents=True, exist_ok=True)
     password.unlink(missing_ok=True)
-    _private(password, secrets.token_urlsafe(24))  # no newline: the file's content is the value
-    pkcs12(Issued(directory / "zipkin.crt", directory / "zipkin.key"), store, password.read_text())
+    _private(password, value)  # no newline: the file's content is the value
+    pkcs12(Issued(directory / "zipkin.crt", directory / "zipkin.key"), store, value)
     return ["zipkin.p12"]
 
 
@@ -157,18 +158,24 @@ def passwords(directory: Path) -> list[str]:
 
 
 def bundles(certs: Path, secret_files: Path, identities: Path) -> None:
-    """Rebuild every role's copies of what it needs (``BUNDLES``), modes kept."""
+    """Bring every role's copies of what it needs (``BUNDLES``) up to date, modes kept.
+
+    Files are rewritten in place and a file a role no longer needs is deleted, but the role's
+    directories stay: running containers have them mounted.
+    """
     sources = {"certs": certs, "secrets": secret_files}
     for role, files in BUNDLES.items():
         root = identities / role
-        shutil.rmtree(root, ignore_errors=True)  # a file a role no longer needs goes with it
+        for kind in sources:
+            (root / kind).mkdir(parents=True, exist_ok=True)  # mounted even when empty
         for name in files:
             kind, relative = name.split("/", 1)
             target = root / kind / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(sources[kind] / relative, target)
-        for kind in sources:
-            (root / kind).mkdir(parents=True, exist_ok=True)  # mounted even when empty
+        for stale in root.rglob("*"):
+            if stale.is_file() and str(stale.relative_to(root)) not in files:
+                stale.unlink()
 
 
 def main() -> None:

@@ -83,3 +83,14 @@ def test_a_role_holds_its_own_nats_password_and_no_other(role: str, identities: 
     keys = sorted(p.name for p in (identities / role / "certs").rglob("*.key"))
     assert len(keys) == 2 and "client.eventstream.key" in keys, keys  # its own and the database login
     assert not list((identities / role).rglob("ca.key"))
+
+
+def test_a_rerun_updates_each_role_in_place_and_drops_what_it_no_longer_needs(
+        tmp_path: Path) -> None:
+    generated = init_secrets(tmp_path)
+    secrets = generated.identities / "payment" / "secrets"
+    mounted = secrets.stat().st_ino  # what a running container has mounted
+    (secrets / "nats_eventstoresvc").write_text("left over")
+    generated.run()
+    assert secrets.stat().st_ino == mounted
+    assert sorted(p.name for p in secrets.iterdir()) == ["auth_secret", "nats_payment"]

@@ -44,12 +44,17 @@ class ZipkinServer:
     """A Zipkin server process on ``127.0.0.1:<port>``, its spans in memory."""
 
     def __init__(self, *, port: int | None = None, tls: launcher.KeyStore | None = None,
-                 ca_file: Path | None = None) -> None:
-        """``tls``: serve https only with this key store; ``ca_file`` verifies it for our own calls."""
+                 ca_file: Path | None = None, command: list[str] | None = None) -> None:
+        """``tls``: serve https only with this key store; ``ca_file`` verifies it for our own calls.
+
+        ``command``: run this command line instead of ``kit.zipkin.server.command``'s (a
+        deployment's own options, say); it must serve ``port``, over https when ``ca_file`` is given.
+        """
         self.port = port or free_port()
-        self.url = launcher.base_url(self.port, tls=tls is not None)
+        self.url = launcher.base_url(self.port, tls=tls is not None or ca_file is not None)
         self.root = Path(tempfile.mkdtemp(prefix="eventstream-zipkin-"))
         self._tls = tls
+        self._command = command
         self._context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -71,7 +76,7 @@ class ZipkinServer:
         """Start the server and return once ``/health`` says UP (a JVM start: seconds)."""
         if self.running:
             return self
-        args = launcher.command(self.port, tls=self._tls)
+        args = self._command or launcher.command(self.port, tls=self._tls)
         log = open(self.root / "zipkin.log", "ab")  # noqa: SIM115 (kept open for the server's life)
         self._process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                          cwd=self.root)

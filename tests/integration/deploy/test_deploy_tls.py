@@ -8,12 +8,7 @@ CockroachDB node certificate."""
 
 from __future__ import annotations
 
-import json
 import shlex
-import ssl
-import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +25,7 @@ from kit.testing.net import free_port
 from kit.testing.postgres import EmbeddedPostgres, ServerTLSFiles
 from kit.testing.requires import unavailable
 from kit.testing.wait import eventually
-from kit.testing.zipkin import zipkin_missing
+from kit.testing.zipkin import ZipkinServer, zipkin_missing
 from kit.tracing import SpanKind
 from kit.zipkin import HTTPReporter, ZipkinTracer
 from kit.zipkin import server as launcher
@@ -59,7 +54,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
 
 
 @pytest.fixture(scope="module")
-def zipkin_url(generated: Generated, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def zipkin(generated: Generated) -> Iterator[ZipkinServer]:
     """A Zipkin server on deploy's JAVA_OPTS (its port moved to a free one on 127.0.0.1)."""
     reason = zipkin_missing()
     if reason:
@@ -70,55 +65,25 @@ def zipkin_url(generated: Generated, tmp_path_factory: pytest.TempPathFactory) -
                for option in java_opts]
     jar, java = launcher.find_jar(), launcher.find_java()
     assert jar is not None and java is not None
-    log = tmp_path_factory.mktemp("zipkin") / "zipkin.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [java, *launcher.JVM_OPTIONS, *options, "-Darmeria.ports[0].ip=127.0.0.1", "-jar", str(jar),
-             "--zipkin.storage.type=mem", "--zipkin.self-tracing.enabled=false",
-             "--spring.main.banner-mode=off"],
-            stdout=out, stderr=out, stdin=subprocess.DEVNULL)
-    url = launcher.base_url(port, tls=True)
-    context = ssl.create_default_context(cafile=str(generated.identities / "ordersvc" / "certs" / "ca.crt"))
-    try:
-        def up() -> bool:
-            assert process.poll() is None, log.read_text(errors="replace")[-4000:]
-            return launcher.healthy(url, context=context)
-
-        eventually(up, 120, interval=0.2, describe=lambda: log.read_text(errors="replace")[-4000:])
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    command = [java, *launcher.JVM_OPTIONS, *options, "-Darmeria.ports[0].ip=127.0.0.1", "-jar", str(jar),
+               "--zipkin.storage.type=mem", "--zipkin.self-tracing.enabled=false",
+               "--spring.main.banner-mode=off"]
+    ca = generated.identities / "ordersvc" / "certs" / "ca.crt"
+    with ZipkinServer(port=port, ca_file=ca, command=command) as server:
+        yield server
 
 
 def test_spans_reach_zipkin_over_https_as_deploy_configures_both(generated: Generated,
-                                                                 zipkin_url: str) -> None:
+                                                                 zipkin: ZipkinServer) -> None:
     ca = generated.local("ordersvc", SERVICE_ENV[ZIPKIN_CA_ENV])
-    assert SERVICE_ENV[ZIPKIN_URL_ENV].startswith("https://")
-    tracer = tracer_from_env("deploy-svc", environ={ZIPKIN_URL_ENV: zipkin_url, ZIPKIN_CA_ENV: ca})
+    assert SERVICE_ENV[ZIPKIN_URL_ENV].startswith("https://") and zipkin.url.startswith("https://")
+    tracer = tracer_from_env("deploy-svc", environ={ZIPKIN_URL_ENV: zipkin.url, ZIPKIN_CA_ENV: ca})
     assert isinstance(tracer, ZipkinTracer) and isinstance(tracer.reporter, HTTPReporter)
     with tracer.span("GET /orders", SpanKind.SERVER, headers={}) as span:
         pass
     assert tracer.reporter.close(timeout=5) and tracer.reporter.sent == 1
-    context = ssl.create_default_context(cafile=ca)
-    trace = eventually(lambda: _trace(zipkin_url, span.trace_id, context))
+    trace = eventually(lambda: zipkin.trace(span.trace_id))
     assert [s["name"] for s in trace] == ["get /orders"]
-
-
-def _trace(base: str, trace_id: str, context: ssl.SSLContext) -> list[dict[str, object]]:
-    """The stored spans of one trace; none (404) until the server has stored them."""
-    try:
-        url = f"{base}/api/v2/trace/{trace_id}"
-        with urllib.request.urlopen(url, timeout=5, context=context) as response:
-            return list(json.loads(response.read()))
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            return []
-        raise
 
 
 @pytest.fixture(scope="module")

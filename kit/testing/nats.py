@@ -4,7 +4,8 @@
 temporary store directory. ``stop()`` / ``kill()`` and ``start()`` again reuse the same port and
 store directory, so a test can take the server down and bring it back with its streams intact, the
 way a real outage ends. ``running_nats()`` is the context manager that always cleans up.
-``handled_as`` shows that one NATS identity's publish reaches another's durable consumer.
+``handled_as`` shows that one NATS identity's publish reaches another's durable consumer;
+``stream_messages`` counts what a stream holds.
 """
 
 from __future__ import annotations
@@ -143,3 +144,14 @@ def handled_as(url: str, *, publish_as: NatsSecurity, consume_as: NatsSecurity, 
     finally:
         consumer.stop()
         publisher.close()
+
+
+def stream_messages(url: str, stream: str = "ORDERS", *, security: NatsSecurity | None = None) -> int:
+    """How many messages JetStream ``stream`` holds, read as ``security`` (default: the environment's)."""
+    from kit.nats.streams import connection, run_sync
+
+    async def read() -> int:
+        async with connection(url, security=security, timeout=2.0) as client:
+            return int((await client.jetstream().stream_info(stream)).state.messages)
+
+    return run_sync(read())

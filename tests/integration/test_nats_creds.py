@@ -12,7 +12,7 @@ import pytest
 from kit.errors import KitError
 from kit.nats import JetStreamPublisher, NatsSecurity
 from kit.nats.streams import connection, ensure_stream_async, run_sync
-from kit.testing.nats import NatsServer, handled_as, running_nats
+from kit.testing.nats import NatsServer, handled_as, running_nats, stream_messages
 from kit.testing.natsjwt import Operator
 
 pytestmark = pytest.mark.integration
@@ -27,11 +27,7 @@ class Creds:
     stranger: NatsSecurity  # a user of an account another operator signed
 
     def count(self) -> int:
-        async def read() -> int:
-            async with connection(self.server.url, security=self.admin, timeout=1.0) as client:
-                return int((await client.jetstream().stream_info("ORDERS")).state.messages)
-
-        return run_sync(read())
+        return stream_messages(self.server.url, security=self.admin)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from kit.errors import KitError
 from kit.nats import JetStreamPublisher, NatsSecurity
 from kit.nats.connection import connect_until_stopped
 from kit.nats.streams import connection, ensure_stream_async, run_sync
-from kit.testing.nats import NatsServer, handled_as, running_nats
+from kit.testing.nats import NatsServer, handled_as, running_nats, stream_messages
 from kit.testing.tls import TestPKI, make_pki
 
 pytestmark = pytest.mark.integration
@@ -55,11 +55,7 @@ async def _ensure(url: str, security: NatsSecurity) -> None:
 
 
 def count(server: NatsServer) -> int:
-    async def read() -> int:
-        async with connection(server.url, security=NatsSecurity(user="admin", password="admin-pw")) as c:
-            return int((await c.jetstream().stream_info("ORDERS")).state.messages)
-
-    return run_sync(read())
+    return stream_messages(server.url, security=NatsSecurity(user="admin", password="admin-pw"))
 
 
 def test_the_relay_user_publishes_into_the_stream_and_a_worker_user_is_refused(server: NatsServer) -> None:

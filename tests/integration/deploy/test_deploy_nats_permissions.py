@@ -26,7 +26,7 @@ from kit.errors import InvalidArgument, KitError
 from kit.nats import JetStreamConsumer, JetStreamPublisher, NatsSecurity, dead_letters, replay_dead_letters
 from kit.nats import security as nats_env
 from kit.nats.streams import connection, ensure_stream
-from kit.testing.nats import NatsServer
+from kit.testing.nats import NatsServer, stream_messages
 from kit.testing.wait import eventually
 from ordersvc.board.figures import JetStreamFigures
 from workers.runner import DUPLICATE_WINDOW, STREAM, STREAM_SUBJECTS, WORKERS
@@ -54,11 +54,7 @@ class Deployed:
                             tls_cert=certs / f"{identity}.crt", tls_key=certs / f"{identity}.key")
 
     def count(self, stream: str) -> int:
-        async def read() -> int:
-            async with connection(self.server.url, security=self.as_user("bootstrap", "bootstrap")) as client:
-                return int((await client.jetstream().stream_info(stream)).state.messages)
-
-        return asyncio.run(read())
+        return stream_messages(self.server.url, stream, security=self.as_user("bootstrap", "bootstrap"))
 
 
 @pytest.fixture(scope="module")

@@ -69,10 +69,13 @@ class Postgres:
         with psycopg.connect(self.admin_dsn(), autocommit=True) as conn:
             conn.execute(sql.encode())  # identifiers are generated here, never user input
 
-    def create_database(self, name: str | None = None) -> str:
-        """Create a database (a fresh random name by default) and return its name."""
+    def create_database(self, name: str | None = None, *, owner: str | None = None) -> str:
+        """Create a database (a fresh random name by default) and return its name; with ``owner``,
+        a new login role of that name owns it (one a client certificate logs in as, say)."""
         name = name or "test_" + uuid.uuid4().hex[:12]
-        self._admin(f'CREATE DATABASE "{name}"')
+        if owner is not None:
+            self._admin(f'CREATE ROLE "{owner}" LOGIN')
+        self._admin(f'CREATE DATABASE "{name}"' + (f' OWNER "{owner}"' if owner else ""))
         return name
 
     def drop_database(self, name: str) -> None:

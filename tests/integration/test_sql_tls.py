@@ -77,10 +77,7 @@ def database(pki: Pki) -> Iterator[Database]:
                                                  ca=pki.ca.cert))
     try:
         server.start()
-        name = "events_tls"
-        with psycopg.connect(server.admin_dsn(), autocommit=True) as conn:
-            conn.execute(f'CREATE ROLE "{USER}" LOGIN'.encode())
-            conn.execute(f'CREATE DATABASE "{name}" OWNER "{USER}"'.encode())
+        name = server.create_database("events_tls", owner=USER)
         yield Database(server, name, pki)
     finally:
         server.stop()

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 import yaml
 from deploy_secrets import DEPLOY, init_secrets
@@ -94,9 +93,7 @@ def database(generated: Generated) -> Iterator[EmbeddedPostgres]:
                                                  ca=roach / "ca.crt"))
     try:
         server.start()
-        with psycopg.connect(server.admin_dsn(), autocommit=True) as conn:
-            conn.execute(b'CREATE ROLE "eventstream" LOGIN')
-            conn.execute(b'CREATE DATABASE "eventstoredb" OWNER "eventstream"')
+        server.create_database("eventstoredb", owner="eventstream")
         yield server
     finally:
         server.stop()

@@ -123,10 +123,7 @@ def pkcs12(issued: Issued, path: Path, password: str, *, alias: str | None = Non
     store = p12.serialize_key_and_certificates(
         (alias or issued.cert.stem).encode(), key, cert, None,
         serialization.BestAvailableEncryption(password.encode()))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        os.fchmod(out.fileno(), 0o600)
-        out.write(store)
+    _write_private(path, store)
     return path
 
 
@@ -182,9 +179,14 @@ def _write(issued: Issued, key: ec.EllipticCurvePrivateKey, cert: x509.Certifica
     issued.key.parent.mkdir(parents=True, exist_ok=True)
     pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
+    _write_private(issued.key, pem_key)
+    issued.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by its owner only."""
     # Created 0600 from the start (never briefly readable by others); chmod covers a replaced file.
-    fd = os.open(issued.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         os.fchmod(out.fileno(), 0o600)
-        out.write(pem_key)
-    issued.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        out.write(data)

@@ -80,8 +80,8 @@ def test_the_worker_user_consumes_and_acks_with_its_creds(creds: Creds) -> None:
 
 def test_a_user_of_an_untrusted_account_or_no_creds_is_refused(creds: Creds, tmp_path: Path) -> None:
     async def connect(security: NatsSecurity) -> None:
-        async with connection(creds.server.url, security=security, timeout=1.0):
-            pass
+        async with connection(creds.server.url, security=security, timeout=1.0) as client:
+            await client.flush(timeout=1)
 
     for security in (creds.stranger, NatsSecurity()):
         with pytest.raises(KitError):

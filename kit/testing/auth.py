@@ -33,6 +33,12 @@ def pem_of(public: Any) -> bytes:
                                      serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
+def private_pem_of(private: Any) -> bytes:
+    """A private key as unencrypted PKCS#8 PEM (what ``eventstream token --private-key`` reads)."""
+    return bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 

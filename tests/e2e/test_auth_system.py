@@ -14,7 +14,6 @@ import urllib.request
 from pathlib import Path
 
 import grpc
-from cryptography.hazmat.primitives import serialization
 from e2e_system import System, check_outcome
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -22,7 +21,7 @@ from contracts import eventstore_pb2 as es_pb
 from contracts import eventstore_pb2_grpc as es_grpc
 from contracts import ordersvc_pb2 as pb
 from contracts import ordersvc_pb2_grpc as pb_grpc
-from kit.testing.auth import ec_pair
+from kit.testing.auth import ec_pair, private_pem_of
 
 JWT = re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}")
 """What any compact JWS looks like: a base64url JSON header starting ``{"``, a dot, the claims."""
@@ -120,8 +119,7 @@ def test_with_a_secret_every_request_needs_a_token_and_orders_still_reach_approv
 def test_with_a_public_key_tokens_signed_elsewhere_are_served_and_others_refused(tmp_path):
     key, public_pem = ec_pair()
     private, public, service = tmp_path / "signing.pem", tmp_path / "verify.pem", tmp_path / "service.jwt"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    private.write_bytes(private_pem_of(key))
     public.write_bytes(public_pem)
     service.write_text(mint("", "eventstream-services", "service", private_key=private))
     system = System(tmp_path / "system", env={"EVENTSTREAM_AUTH_SECRET": "",
@@ -138,8 +136,7 @@ def test_with_a_public_key_tokens_signed_elsewhere_are_served_and_others_refused
         # HS256 with a secret of our own, or a key the service does not trust: refused alike
         hs256 = mint(secrets.token_urlsafe(48), system.customer_id)
         stranger_key = tmp_path / "stranger.pem"
-        stranger_key.write_bytes(ec_pair()[0].private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        stranger_key.write_bytes(private_pem_of(ec_pair()[0]))
         for token in (hs256, mint("", system.customer_id, private_key=stranger_key)):
             assert system.request("GET", f"/api/orders/{order_id}",
                                   headers={"Authorization": f"Bearer {token}"})[0] == 401

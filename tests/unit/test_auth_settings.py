@@ -12,7 +12,7 @@ from kit.auth import TokenVerifier, mint_token
 from kit.auth.claims import scopes_of
 from kit.auth.settings import AuthSettings, from_env, from_values, is_loopback
 from kit.errors import Unauthenticated
-from kit.testing.auth import OTHER_SECRET, SECRET, ec_pair, pem_of
+from kit.testing.auth import OTHER_SECRET, SECRET, ec_pair, pem_of, private_pem_of
 
 
 def test_off_by_default_and_on_with_a_secret_or_a_public_key(tmp_path: Path) -> None:
@@ -120,11 +120,8 @@ def test_the_token_command_mints_what_the_services_verify(tmp_path: Path) -> Non
     assert claims["exp"] - claims["iat"] == 900
 
     private, _ = ec_pair()
-    from cryptography.hazmat.primitives import serialization
-
     key_file = tmp_path / "signing.pem"
-    key_file.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+    key_file.write_bytes(private_pem_of(private))
     public_file = tmp_path / "public.pem"
     public_file.write_bytes(pem_of(private.public_key()))
     signed = CliRunner().invoke(main, ["token", "--sub", "svc", "--scope", "service", "--private-key",
